@@ -1,0 +1,36 @@
+import { positiveInteger, rejectUnknownOptions, requireObject } from '../options.js'
+
+/** Options of {@link tokenBucket}. */
+export interface TokenBucketOptions {
+  /** Most tokens the bucket holds (the burst). A positive integer. */
+  capacity: number
+  /** Tokens added every `refillIntervalMs`. A positive integer. */
+  refillRate: number
+  /** Milliseconds over which `refillRate` tokens are added, continuously. @default 1000 */
+  refillIntervalMs?: number
+}
+
+/** A token-bucket algorithm value, interpreted by stores. */
+export interface TokenBucket {
+  readonly kind: 'tokenBucket'
+  readonly capacity: number
+  readonly refillRate: number
+  readonly refillIntervalMs: number
+}
+
+/**
+ * Token bucket: bursts up to `capacity`, refilled continuously at `refillRate` tokens per
+ * `refillIntervalMs`, kept in integer units of 1/refillIntervalMs token so nothing drifts.
+ *
+ * @example
+ * const algorithm = tokenBucket({ capacity: 20, refillRate: 5 }) // 5 tokens per second
+ */
+export function tokenBucket(options: TokenBucketOptions): TokenBucket {
+  const o = requireObject('tokenBucket()', options)
+  rejectUnknownOptions('tokenBucket()', o, ['capacity', 'refillRate', 'refillIntervalMs'])
+  const capacity = positiveInteger('capacity', o.capacity)
+  const refillRate = positiveInteger('refillRate', o.refillRate)
+  const refillIntervalMs =
+    o.refillIntervalMs === undefined ? 1000 : positiveInteger('refillIntervalMs', o.refillIntervalMs)
+  return Object.freeze({ kind: 'tokenBucket', capacity, refillRate, refillIntervalMs })
+}

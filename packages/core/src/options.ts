@@ -1,0 +1,73 @@
+import { describeValue, TollgateRangeError, TollgateTypeError } from './errors.js'
+
+/**
+ * Throws a TypeError naming the first key of `options` that is not in `known`.
+ * A typo such as `windowMS` must not silently fall back to a default.
+ */
+export function rejectUnknownOptions(
+  where: string,
+  options: object,
+  known: readonly string[],
+): void {
+  for (const name of Object.keys(options)) {
+    if (!known.includes(name)) {
+      throw new TollgateTypeError(
+        `unknown option ${JSON.stringify(name)} in ${where}; expected one of ${known.join(', ')}`,
+        'ERR_TOLLGATE_UNKNOWN_OPTION',
+      )
+    }
+  }
+}
+
+/** Requires a plain object (the options bag). */
+export function requireObject(where: string, value: unknown): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new TollgateTypeError(`${where} expects an options object, got ${describeValue(value)}`)
+  }
+  return value as Record<string, unknown>
+}
+
+/**
+ * A positive safe integer: wrong type -> TypeError, zero/negative/fraction/NaN/Infinity -> RangeError.
+ * The message names the option and the value.
+ */
+export function positiveInteger(name: string, value: unknown): number {
+  if (typeof value !== 'number') {
+    throw new TollgateTypeError(`${name} must be a positive integer, got ${describeValue(value)}`)
+  }
+  if (!Number.isSafeInteger(value) || value <= 0) {
+    throw new TollgateRangeError(`${name} must be a positive integer, got ${describeValue(value)}`)
+  }
+  return value
+}
+
+/** A non-negative finite number (milliseconds and similar). */
+export function nonNegativeNumber(name: string, value: unknown): number {
+  if (typeof value !== 'number') {
+    throw new TollgateTypeError(`${name} must be a non-negative number, got ${describeValue(value)}`)
+  }
+  if (!Number.isFinite(value) || value < 0) {
+    throw new TollgateRangeError(`${name} must be a non-negative number, got ${describeValue(value)}`)
+  }
+  return value
+}
+
+/** A function or undefined. */
+export function optionalFunction<T>(name: string, value: unknown): T | undefined {
+  if (value === undefined) return undefined
+  if (typeof value !== 'function') {
+    throw new TollgateTypeError(`${name} must be a function, got ${describeValue(value)}`)
+  }
+  return value as T
+}
+
+/** A non-empty string. */
+export function nonEmptyString(name: string, value: unknown): string {
+  if (typeof value !== 'string') {
+    throw new TollgateTypeError(`${name} must be a non-empty string, got ${describeValue(value)}`)
+  }
+  if (value.length === 0) {
+    throw new TollgateRangeError(`${name} must be a non-empty string, got ""`)
+  }
+  return value
+}
