@@ -1,1 +1,2 @@
-export {}
+export { KEY_SUFFIX, stateKey } from './keys.js'
+export { RedisStore, type RedisStoreOptions, scriptCommandName } from './redis-store.js'
