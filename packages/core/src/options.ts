@@ -44,10 +44,14 @@ export function positiveInteger(name: string, value: unknown): number {
 /** A non-negative finite number (milliseconds and similar). */
 export function nonNegativeNumber(name: string, value: unknown): number {
   if (typeof value !== 'number') {
-    throw new TollgateTypeError(`${name} must be a non-negative number, got ${describeValue(value)}`)
+    throw new TollgateTypeError(
+      `${name} must be a non-negative number, got ${describeValue(value)}`,
+    )
   }
   if (!Number.isFinite(value) || value < 0) {
-    throw new TollgateRangeError(`${name} must be a non-negative number, got ${describeValue(value)}`)
+    throw new TollgateRangeError(
+      `${name} must be a non-negative number, got ${describeValue(value)}`,
+    )
   }
   return value
 }

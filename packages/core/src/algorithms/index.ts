@@ -18,13 +18,20 @@ const KINDS: readonly string[] = ['fixedWindow', 'slidingWindow', 'slidingLog', 
 
 /** Used by exhaustive switches: a new algorithm kind that a store forgot fails to compile. */
 export function assertNever(value: never): never {
-  throw new TollgateTypeError(`unknown algorithm ${describeValue((value as { kind?: unknown })?.kind)}`)
+  throw new TollgateTypeError(
+    `unknown algorithm ${describeValue((value as { kind?: unknown })?.kind)}`,
+  )
 }
 
 /** Checks that a value is an algorithm made by one of the factories. */
 export function assertAlgorithm(value: unknown, name = 'algorithm'): Algorithm {
   const kind = (value as { kind?: unknown } | null)?.kind
-  if (typeof value !== 'object' || value === null || typeof kind !== 'string' || !KINDS.includes(kind)) {
+  if (
+    typeof value !== 'object' ||
+    value === null ||
+    typeof kind !== 'string' ||
+    !KINDS.includes(kind)
+  ) {
     throw new TollgateTypeError(
       `${name} must be made by fixedWindow(), slidingWindow(), slidingLog() or tokenBucket(), got ${
         typeof kind === 'string' ? `kind ${JSON.stringify(kind)}` : describeValue(value)

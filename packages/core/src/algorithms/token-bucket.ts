@@ -31,6 +31,8 @@ export function tokenBucket(options: TokenBucketOptions): TokenBucket {
   const capacity = positiveInteger('capacity', o.capacity)
   const refillRate = positiveInteger('refillRate', o.refillRate)
   const refillIntervalMs =
-    o.refillIntervalMs === undefined ? 1000 : positiveInteger('refillIntervalMs', o.refillIntervalMs)
+    o.refillIntervalMs === undefined
+      ? 1000
+      : positiveInteger('refillIntervalMs', o.refillIntervalMs)
   return Object.freeze({ kind: 'tokenBucket', capacity, refillRate, refillIntervalMs })
 }

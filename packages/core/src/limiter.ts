@@ -1,0 +1,289 @@
+import { type Algorithm, assertAlgorithm, validateCost } from './algorithms/index.js'
+import type { Decision } from './decision.js'
+import { describeValue, TollgateRangeError, TollgateTypeError } from './errors.js'
+import {
+  Breaker,
+  degradedDecision,
+  type FailureOptions,
+  parseFailure,
+  type ResolvedFailure,
+  timeoutError,
+} from './fail-policy.js'
+import { MemoryStore } from './memory-store.js'
+import { optionalFunction, rejectUnknownOptions, requireObject } from './options.js'
+import type { Store } from './store.js'
+
+/** Options of {@link createLimiter}. */
+export interface LimiterOptions {
+  /** The algorithm value: fixedWindow(), slidingWindow(), slidingLog() or tokenBucket(). */
+  algorithm: Algorithm
+  /** Where state lives. @default new MemoryStore() (owned by this limiter) */
+  store?: Store
+  /**
+   * Prepended to every key, so limiters sharing a store keep separate counters.
+   * @default '' for the limiter's own MemoryStore, else `${name}:` when named, else the
+   * algorithm's signature such as 'fixedWindow:100:60000:'
+   */
+  prefix?: string
+  /** Policy name, used by the RateLimit headers (draft-8, draft-11). @default undefined */
+  name?: string
+  /** What to answer when the store fails or is slow. @default { mode: 'open', timeoutMs: 100, breaker: { failures: 5, cooldownMs: 1000 } } */
+  failure?: FailureOptions
+  /** Called for every failed store call (error, then the key without prefix). @default undefined */
+  onStoreError?: (error: unknown, key: string) => void
+  /**
+   * Remember denials locally: a key denied until T for a cost is answered in-process until T,
+   * without a store call. Exact (a denial cannot end early unless someone resets the key, and
+   * `reset()` through this limiter clears it). On by default for every store but MemoryStore.
+   * @default true (false for a MemoryStore)
+   */
+  denyCache?: boolean
+}
+
+/** Options of a single {@link Limiter.limit} call. */
+export interface LimitOptions {
+  /** Units this request consumes; a positive integer no larger than limit/capacity. @default 1 */
+  cost?: number
+}
+
+/** A configured limiter: one algorithm over one store, behind the fail policy. */
+export interface Limiter {
+  readonly algorithm: Algorithm
+  readonly name: string | undefined
+  readonly prefix: string
+  readonly failure: ResolvedFailure
+  /** Decides one request. Never rejects because of the store: the fail policy answers instead. */
+  limit(key: string, options?: LimitOptions): Promise<Decision>
+  /** Returns the key to its untouched state (store and deny cache). */
+  reset(key: string): Promise<void>
+}
+
+const LIMITER_OPTIONS = [
+  'algorithm',
+  'store',
+  'prefix',
+  'name',
+  'failure',
+  'onStoreError',
+  'denyCache',
+] as const
+
+/** Bound of the deny cache; oldest entries go first when it is full. */
+const DENY_CACHE_MAX = 100_000
+
+interface DenyEntry {
+  until: number
+  cost: number
+  at: number
+  decision: Decision
+}
+
+/** The signature that keeps differently configured limiters apart in a shared store. */
+export function algorithmSignature(algorithm: Algorithm): string {
+  switch (algorithm.kind) {
+    case 'tokenBucket':
+      return `tokenBucket:${algorithm.capacity}:${algorithm.refillRate}:${algorithm.refillIntervalMs}`
+    default:
+      return `${algorithm.kind}:${algorithm.limit}:${algorithm.windowMs}`
+  }
+}
+
+/**
+ * Builds a limiter. Options are checked once, here; a bad one throws a TypeError/RangeError
+ * naming it and its value.
+ *
+ * @example
+ * const limiter = createLimiter({ algorithm: slidingWindow({ limit: 100, windowMs: 60_000 }) })
+ * const decision = await limiter.limit(ip)
+ * if (!decision.allowed) console.log(`retry in ${decision.retryAfterMs} ms`)
+ */
+export function createLimiter(options: LimiterOptions): Limiter {
+  const o = requireObject('createLimiter()', options)
+  rejectUnknownOptions('createLimiter()', o, LIMITER_OPTIONS)
+  return new LimiterImpl(o as unknown as LimiterOptions)
+}
+
+class LimiterImpl implements Limiter {
+  readonly algorithm: Algorithm
+  readonly name: string | undefined
+  readonly prefix: string
+  readonly failure: ResolvedFailure
+  private readonly store: Store
+  /** Set when the store is a MemoryStore: decisions skip promises, timers and the breaker. */
+  private readonly memory: MemoryStore | undefined
+  private readonly onStoreError: ((error: unknown, key: string) => void) | undefined
+  private readonly breaker: Breaker
+  private localStore: MemoryStore | undefined
+  private readonly denied: Map<string, DenyEntry> | undefined
+
+  constructor(o: LimiterOptions) {
+    this.algorithm = assertAlgorithm(o.algorithm)
+    if (
+      o.store !== undefined &&
+      (typeof o.store !== 'object' ||
+        o.store === null ||
+        typeof o.store.decide !== 'function' ||
+        typeof o.store.reset !== 'function')
+    ) {
+      throw new TollgateTypeError(
+        `store must implement decide() and reset() (the Store interface), got ${describeValue(o.store)}`,
+      )
+    }
+    if (o.name !== undefined && (typeof o.name !== 'string' || o.name.length === 0)) {
+      throw new TollgateTypeError(`name must be a non-empty string, got ${describeValue(o.name)}`)
+    }
+    if (o.prefix !== undefined && typeof o.prefix !== 'string') {
+      throw new TollgateTypeError(`prefix must be a string, got ${describeValue(o.prefix)}`)
+    }
+    if (o.denyCache !== undefined && typeof o.denyCache !== 'boolean') {
+      throw new TollgateTypeError(`denyCache must be a boolean, got ${describeValue(o.denyCache)}`)
+    }
+    const ownStore = o.store === undefined
+    this.store = o.store ?? new MemoryStore()
+    this.memory = this.store instanceof MemoryStore ? this.store : undefined
+    this.name = o.name
+    this.prefix =
+      o.prefix ??
+      (ownStore
+        ? ''
+        : o.name !== undefined
+          ? `${o.name}:`
+          : `${algorithmSignature(this.algorithm)}:`)
+    this.failure = parseFailure(o.failure)
+    this.onStoreError = optionalFunction('onStoreError', o.onStoreError)
+    this.breaker = new Breaker(this.failure.breaker)
+    const denyCache = o.denyCache ?? this.memory === undefined
+    this.denied = denyCache ? new Map() : undefined
+  }
+
+  limit(key: string, options?: LimitOptions): Promise<Decision> {
+    if (typeof key !== 'string') {
+      return Promise.reject(
+        new TollgateTypeError(`key must be a non-empty string, got ${describeValue(key)}`),
+      )
+    }
+    if (key.length === 0) {
+      return Promise.reject(new TollgateRangeError('key must be a non-empty string, got ""'))
+    }
+    let cost = 1
+    if (options !== undefined && options.cost !== undefined && options.cost !== 1) {
+      try {
+        cost = validateCost(this.algorithm, options.cost)
+      } catch (error) {
+        return Promise.reject(error)
+      }
+    }
+    const storeKey = this.prefix + key
+    if (this.memory !== undefined) {
+      try {
+        return Promise.resolve(this.memory.decideNow(storeKey, this.algorithm, cost))
+      } catch (error) {
+        return this.failed(error, key, storeKey, cost)
+      }
+    }
+    if (this.denied !== undefined) {
+      const hit = this.denied.get(storeKey)
+      if (hit !== undefined) {
+        const now = Date.now()
+        if (now < hit.until && hit.cost === cost) return Promise.resolve(cachedDenial(hit, now))
+        if (now >= hit.until) this.denied.delete(storeKey)
+      }
+    }
+    if (!this.breaker.admit()) return this.degraded(key, storeKey, cost)
+    return this.callStore(key, storeKey, cost)
+  }
+
+  private callStore(key: string, storeKey: string, cost: number): Promise<Decision> {
+    const sentAt = Date.now()
+    return new Promise<Decision>((resolve) => {
+      let settled = false
+      const timer = setTimeout(() => {
+        if (settled) return
+        settled = true
+        resolve(this.failed(timeoutError(this.failure.timeoutMs), key, storeKey, cost))
+      }, this.failure.timeoutMs)
+      let pending: Promise<Decision>
+      try {
+        pending = this.store.decide(storeKey, this.algorithm, cost)
+      } catch (error) {
+        pending = Promise.reject(error)
+      }
+      pending.then(
+        (decision) => {
+          if (settled) return
+          settled = true
+          clearTimeout(timer)
+          this.breaker.success()
+          if (!decision.allowed && this.denied !== undefined && decision.retryAfterMs > 0) {
+            this.remember(storeKey, cost, sentAt, decision)
+          }
+          resolve(decision)
+        },
+        (error: unknown) => {
+          if (settled) {
+            // Too late to matter for the request, but the store is still unhealthy.
+            return
+          }
+          settled = true
+          clearTimeout(timer)
+          resolve(this.failed(error, key, storeKey, cost))
+        },
+      )
+    })
+  }
+
+  private remember(storeKey: string, cost: number, sentAt: number, decision: Decision): void {
+    const denied = this.denied!
+    if (denied.size >= DENY_CACHE_MAX) {
+      const oldest = denied.keys().next()
+      if (!oldest.done) denied.delete(oldest.value)
+    }
+    // Measured from when the request was sent, so local time never denies past the store's T.
+    denied.set(storeKey, { until: sentAt + decision.retryAfterMs, cost, at: sentAt, decision })
+  }
+
+  private failed(error: unknown, key: string, storeKey: string, cost: number): Promise<Decision> {
+    this.breaker.failure()
+    if (this.onStoreError !== undefined) {
+      try {
+        this.onStoreError(error, key)
+      } catch {
+        // A throwing error hook must not turn a degraded answer into a crash.
+      }
+    }
+    return this.degraded(key, storeKey, cost)
+  }
+
+  private degraded(_key: string, storeKey: string, cost: number): Promise<Decision> {
+    if (this.failure.mode === 'local') {
+      this.localStore ??= new MemoryStore()
+      const decision = this.localStore.decideNow(storeKey, this.algorithm, cost)
+      decision.degraded = true
+      return Promise.resolve(decision)
+    }
+    return Promise.resolve(degradedDecision(this.algorithm, this.failure))
+  }
+
+  async reset(key: string): Promise<void> {
+    if (typeof key !== 'string' || key.length === 0) {
+      throw new TollgateTypeError(`key must be a non-empty string, got ${describeValue(key)}`)
+    }
+    const storeKey = this.prefix + key
+    this.denied?.delete(storeKey)
+    this.localStore?.reset(storeKey)
+    await this.store.reset(storeKey, this.algorithm)
+  }
+}
+
+function cachedDenial(hit: DenyEntry, now: number): Decision {
+  const elapsed = now - hit.at
+  const d = hit.decision
+  return {
+    allowed: false,
+    limit: d.limit,
+    // A cost-1 denial leaves nothing admissible until T; larger costs keep the store's figure.
+    remaining: hit.cost === 1 ? 0 : d.remaining,
+    resetMs: Math.max(0, d.resetMs - elapsed),
+    retryAfterMs: hit.until - now,
+  }
+}
