@@ -6,6 +6,9 @@ import {
   type Clock,
   type Decision,
   describeValue,
+  optionalFunction,
+  rejectUnknownOptions,
+  requireObject,
   type Store,
   TollgateError,
   TollgateTypeError,
@@ -38,7 +41,7 @@ export interface RedisStoreOptions {
   clock?: Clock
 }
 
-const KNOWN_OPTIONS = ['client', 'prefix', 'clock']
+const KNOWN_OPTIONS: readonly string[] = ['client', 'prefix', 'clock']
 
 const SCRIPTS: Record<AlgorithmKind, string> = {
   fixedWindow: fixedWindowLua,
@@ -103,36 +106,24 @@ export class RedisStore implements Store {
   readonly #tokenBucket: ScriptCommand
 
   constructor(options: RedisStoreOptions) {
-    if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-      throw new TollgateTypeError(
-        `new RedisStore() expects an options object, got ${describeValue(options)}`,
-      )
-    }
-    for (const name of Object.keys(options)) {
-      if (!KNOWN_OPTIONS.includes(name)) {
-        throw new TollgateTypeError(
-          `unknown option ${JSON.stringify(name)} in new RedisStore(); expected one of ${KNOWN_OPTIONS.join(', ')}`,
-          'ERR_TOLLGATE_UNKNOWN_OPTION',
-        )
-      }
-    }
-    const { client, prefix = 'tollgate:', clock } = options
-    const scripting = client as unknown as ScriptingClient | undefined
+    const o = requireObject('new RedisStore()', options)
+    rejectUnknownOptions('new RedisStore()', o, KNOWN_OPTIONS)
+    const scripting = o.client as ScriptingClient | undefined
     if (
       typeof scripting !== 'object' ||
       scripting === null ||
       typeof scripting.defineCommand !== 'function'
     ) {
       throw new TollgateTypeError(
-        `client must be an ioredis Redis or Cluster instance, got ${describeValue(client)}`,
+        `client must be an ioredis Redis or Cluster instance, got ${describeValue(o.client)}`,
       )
     }
+    const prefix = o.prefix === undefined ? 'tollgate:' : o.prefix
     if (typeof prefix !== 'string') {
       throw new TollgateTypeError(`prefix must be a string, got ${describeValue(prefix)}`)
     }
-    if (clock !== undefined && typeof clock !== 'function') {
-      throw new TollgateTypeError(`clock must be a function, got ${describeValue(clock)}`)
-    }
+    const client = o.client as Redis | Cluster
+    const clock = optionalFunction<Clock>('clock', o.clock)
     this.client = client
     this.prefix = prefix
     this.#clock = clock
@@ -142,73 +133,55 @@ export class RedisStore implements Store {
     this.#tokenBucket = defineScript(scripting, 'tokenBucket')
   }
 
-  /** Decides one request of `cost` for `key` with one Redis command. */
+  /**
+   * Decides one request of `cost` for `key` with one Redis command. Bad input (a cost the
+   * algorithm can never admit, a clock that is not integer ms) rejects; nothing throws
+   * synchronously.
+   */
   decide(key: string, algorithm: Algorithm, cost: number): Promise<Decision> {
-    validateCost(algorithm, cost)
+    let reply: Promise<unknown>
+    try {
+      reply = this.#send(key, algorithm, validateCost(algorithm, cost))
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    return reply.then(toDecision)
+  }
+
+  #send(key: string, algorithm: Algorithm, cost: number): Promise<unknown> {
     const client = this.client
     const redisKey = stateKey(this.prefix, key, algorithm.kind)
-    const clock = this.#clock
-    let reply: Promise<unknown>
+    const now = this.#clock === undefined ? undefined : readClock(this.#clock)
+    // Separate calls rather than a spread argument list: no array per decision, and ARGV carries
+    // a time only when a clock was injected.
     switch (algorithm.kind) {
-      case 'fixedWindow':
-        reply =
-          clock === undefined
-            ? this.#fixedWindow.call(client, redisKey, algorithm.limit, algorithm.windowMs, cost)
-            : this.#fixedWindow.call(
-                client,
-                redisKey,
-                algorithm.limit,
-                algorithm.windowMs,
-                cost,
-                clock(),
-              )
-        break
-      case 'slidingWindow':
-        reply =
-          clock === undefined
-            ? this.#slidingWindow.call(client, redisKey, algorithm.limit, algorithm.windowMs, cost)
-            : this.#slidingWindow.call(
-                client,
-                redisKey,
-                algorithm.limit,
-                algorithm.windowMs,
-                cost,
-                clock(),
-              )
-        break
-      case 'slidingLog':
-        reply =
-          clock === undefined
-            ? this.#slidingLog.call(client, redisKey, algorithm.limit, algorithm.windowMs, cost)
-            : this.#slidingLog.call(
-                client,
-                redisKey,
-                algorithm.limit,
-                algorithm.windowMs,
-                cost,
-                clock(),
-              )
-        break
+      case 'fixedWindow': {
+        const { limit, windowMs } = algorithm
+        return now === undefined
+          ? this.#fixedWindow.call(client, redisKey, limit, windowMs, cost)
+          : this.#fixedWindow.call(client, redisKey, limit, windowMs, cost, now)
+      }
+      case 'slidingWindow': {
+        const { limit, windowMs } = algorithm
+        return now === undefined
+          ? this.#slidingWindow.call(client, redisKey, limit, windowMs, cost)
+          : this.#slidingWindow.call(client, redisKey, limit, windowMs, cost, now)
+      }
+      case 'slidingLog': {
+        const { limit, windowMs } = algorithm
+        return now === undefined
+          ? this.#slidingLog.call(client, redisKey, limit, windowMs, cost)
+          : this.#slidingLog.call(client, redisKey, limit, windowMs, cost, now)
+      }
       case 'tokenBucket': {
-        const { capacity, refillRate, refillIntervalMs } = algorithm
-        reply =
-          clock === undefined
-            ? this.#tokenBucket.call(client, redisKey, capacity, refillRate, refillIntervalMs, cost)
-            : this.#tokenBucket.call(
-                client,
-                redisKey,
-                capacity,
-                refillRate,
-                refillIntervalMs,
-                cost,
-                clock(),
-              )
-        break
+        const { capacity, refillRate, refillIntervalMs: interval } = algorithm
+        return now === undefined
+          ? this.#tokenBucket.call(client, redisKey, capacity, refillRate, interval, cost)
+          : this.#tokenBucket.call(client, redisKey, capacity, refillRate, interval, cost, now)
       }
       default:
         return assertNever(algorithm)
     }
-    return reply.then(toDecision)
   }
 
   /** Deletes `key`'s state for `algorithm` (one DEL), returning it to its untouched state. */
@@ -218,6 +191,17 @@ export class RedisStore implements Store {
 
   /** Nothing to release: the client belongs to the caller, who quits it. */
   async close(): Promise<void> {}
+}
+
+/** Reads an injected clock, which must give integer epoch ms (the scripts do integer math). */
+function readClock(clock: Clock): number {
+  const now = clock()
+  if (!Number.isSafeInteger(now)) {
+    throw new TollgateTypeError(
+      `clock must return integer epoch milliseconds, got ${describeValue(now)}`,
+    )
+  }
+  return now
 }
 
 /**
