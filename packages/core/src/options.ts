@@ -75,3 +75,12 @@ export function nonEmptyString(name: string, value: unknown): string {
   }
   return value
 }
+
+/** Rejects configurations whose integer arithmetic would leave the exact range of a double. */
+export function assertExactProduct(what: string, a: number, b: number): void {
+  if (a * b > Number.MAX_SAFE_INTEGER) {
+    throw new TollgateRangeError(
+      `${what} must stay below 2^53 for exact arithmetic, got ${a} * ${b}`,
+    )
+  }
+}

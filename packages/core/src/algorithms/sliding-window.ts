@@ -1,4 +1,9 @@
-import { positiveInteger, rejectUnknownOptions, requireObject } from '../options.js'
+import {
+  assertExactProduct,
+  positiveInteger,
+  rejectUnknownOptions,
+  requireObject,
+} from '../options.js'
 
 /** Options of {@link slidingWindow}. */
 export interface SlidingWindowOptions {
@@ -25,9 +30,9 @@ export interface SlidingWindow {
 export function slidingWindow(options: SlidingWindowOptions): SlidingWindow {
   const o = requireObject('slidingWindow()', options)
   rejectUnknownOptions('slidingWindow()', o, ['limit', 'windowMs'])
-  return Object.freeze({
-    kind: 'slidingWindow',
-    limit: positiveInteger('limit', o.limit),
-    windowMs: positiveInteger('windowMs', o.windowMs),
-  })
+  const limit = positiveInteger('limit', o.limit)
+  const windowMs = positiveInteger('windowMs', o.windowMs)
+  // The weighted count is compared scaled by windowMs; keep it exact in a double (and in Lua).
+  assertExactProduct('2 * limit * windowMs', 2 * limit, windowMs)
+  return Object.freeze({ kind: 'slidingWindow', limit, windowMs })
 }

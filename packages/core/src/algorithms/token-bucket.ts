@@ -1,4 +1,9 @@
-import { positiveInteger, rejectUnknownOptions, requireObject } from '../options.js'
+import {
+  assertExactProduct,
+  positiveInteger,
+  rejectUnknownOptions,
+  requireObject,
+} from '../options.js'
 
 /** Options of {@link tokenBucket}. */
 export interface TokenBucketOptions {
@@ -34,5 +39,7 @@ export function tokenBucket(options: TokenBucketOptions): TokenBucket {
     o.refillIntervalMs === undefined
       ? 1000
       : positiveInteger('refillIntervalMs', o.refillIntervalMs)
+  // Tokens are counted in 1/refillIntervalMs units; the full bucket must stay an exact integer.
+  assertExactProduct('capacity * refillIntervalMs', capacity, refillIntervalMs)
   return Object.freeze({ kind: 'tokenBucket', capacity, refillRate, refillIntervalMs })
 }
