@@ -7,4 +7,6 @@ export default defineConfig({
   clean: true,
   sourcemap: true,
   target: 'node20',
+  // Lua scripts are inlined as strings, never read from disk at run time.
+  loader: { '.lua': 'text' },
 })

@@ -1,1 +1,8 @@
-export {}
+export {
+  type SessionErrorCode,
+  SessionOptionRangeError,
+  SessionOptionTypeError,
+  SessionStoreError,
+} from './errors.js'
+export type { RedisSessionStoreOptions, SessionSerializer } from './options.js'
+export { RedisSessionStore, type StoreCallback } from './redis-session-store.js'

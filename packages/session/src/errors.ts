@@ -1,0 +1,62 @@
+/**
+ * Error codes raised by @tollgate/session (listed in the package README):
+ * - `ERR_TOLLGATE_INVALID_OPTION`: an option has the wrong type (TypeError) or value (RangeError).
+ * - `ERR_TOLLGATE_UNKNOWN_OPTION`: an option name the store does not know (a typo such as `ttL`).
+ * - `ERR_TOLLGATE_SESSION_TIMEOUT`: a Redis command took longer than `timeoutMs`.
+ * - `ERR_TOLLGATE_SESSION_PARSE`: a stored value did not parse into a session object.
+ * - `ERR_TOLLGATE_SESSION_HOOK`: `serializer.stringify`, `ttl()` or `userKey()` returned something
+ *   unusable (a function that throws passes its own error through instead).
+ * - `ERR_TOLLGATE_SESSION_CONFLICT`: `destroyUser` could not delete a session that kept changing.
+ * - `ERR_TOLLGATE_SESSION_CLUSTER`: a Cluster client knows no master node to SCAN.
+ * - `ERR_TOLLGATE_SESSION_NO_USER_KEY`: `destroyUser`/`userSessions` called without `userKey`.
+ */
+export type SessionErrorCode =
+  | 'ERR_TOLLGATE_INVALID_OPTION'
+  | 'ERR_TOLLGATE_UNKNOWN_OPTION'
+  | 'ERR_TOLLGATE_SESSION_TIMEOUT'
+  | 'ERR_TOLLGATE_SESSION_PARSE'
+  | 'ERR_TOLLGATE_SESSION_HOOK'
+  | 'ERR_TOLLGATE_SESSION_CONFLICT'
+  | 'ERR_TOLLGATE_SESSION_CLUSTER'
+  | 'ERR_TOLLGATE_SESSION_NO_USER_KEY'
+
+/** A runtime failure of the session store with a stable `code`; the Redis error, if any, is `cause`. */
+export class SessionStoreError extends Error {
+  readonly code: SessionErrorCode
+  constructor(code: SessionErrorCode, message: string, options?: { cause?: unknown }) {
+    super(`tollgate: ${message}`, options)
+    this.name = 'SessionStoreError'
+    this.code = code
+  }
+}
+
+/** An option of the wrong type, or an unknown option name. */
+export class SessionOptionTypeError extends TypeError {
+  readonly code: SessionErrorCode
+  constructor(message: string, code: SessionErrorCode = 'ERR_TOLLGATE_INVALID_OPTION') {
+    super(`tollgate: ${message}`)
+    this.name = 'TypeError'
+    this.code = code
+  }
+}
+
+/** An option of the right type but outside its range. */
+export class SessionOptionRangeError extends RangeError {
+  readonly code: SessionErrorCode = 'ERR_TOLLGATE_INVALID_OPTION'
+  constructor(message: string) {
+    super(`tollgate: ${message}`)
+    this.name = 'RangeError'
+  }
+}
+
+/** Formats a received value for an error message: strings quoted, everything else by kind. */
+export function describeValue(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value)
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint')
+    return String(value)
+  if (value === null) return 'null'
+  if (value === undefined) return 'undefined'
+  if (typeof value === 'function') return 'a function'
+  if (Array.isArray(value)) return 'an array'
+  return 'an object'
+}

@@ -1,0 +1,251 @@
+import type { SessionData } from 'express-session'
+import type { Cluster, Redis } from 'ioredis'
+import {
+  describeValue,
+  SessionOptionRangeError as RangeErr,
+  SessionOptionTypeError as TypeErr,
+} from './errors.js'
+
+/** Turns a session into text and back. Either function may return a promise. */
+export interface SessionSerializer {
+  /** Text read from Redis -> session object. Throwing (or rejecting) makes the read fail loudly. */
+  parse(text: string): unknown
+  /** Session object -> text written to Redis. */
+  stringify(session: SessionData): string | Promise<string>
+}
+
+/** Options of {@link RedisSessionStore}. Unknown names throw a TypeError. */
+export interface RedisSessionStoreOptions {
+  /** An ioredis `Redis` or `Cluster` client. The store never closes it: the caller owns it. */
+  client: Redis | Cluster
+  /**
+   * Prepended to every session id to make its Redis key (`sess:<sid>`, as connect-redis writes).
+   * Must not be empty: `clear()` deletes every string key that starts with it.
+   * @default 'sess:'
+   */
+  prefix?: string
+  /**
+   * Lifetime in seconds of a session whose cookie has no expiry (a browser-session cookie), or a
+   * function of the session giving it. A cookie with `expires`/`maxAge` always wins.
+   * @default 86400 (one day)
+   */
+  ttl?: number | ((session: SessionData) => number)
+  /**
+   * When true, `touch` does nothing: a session's TTL is renewed only when it is written.
+   * @default false
+   */
+  disableTouch?: boolean
+  /**
+   * When true, keys are written without expiry and `touch` does nothing; sessions then live until
+   * destroyed (or until a read finds their cookie expired).
+   * @default false
+   */
+  disableTTL?: boolean
+  /**
+   * How sessions are turned into text; `parse` and `stringify` may be async.
+   * @default JSON
+   */
+  serializer?: SessionSerializer
+  /**
+   * The `COUNT` hint of each `SCAN` step in `all`, `ids`, `length` and `clear`.
+   * @default 100
+   */
+  scanCount?: number
+  /**
+   * Seconds: a `touch` is skipped while the stored TTL is still within this many seconds of the
+   * full TTL, which cuts writes on busy sites (0 touches every time).
+   * @default 0
+   */
+  touchAfterSeconds?: number
+  /**
+   * Milliseconds a single Redis command may take before the operation fails with
+   * `ERR_TOLLGATE_SESSION_TIMEOUT`, so a hung Redis gives an error instead of a hung request.
+   * `false` disables the race (then set ioredis `commandTimeout`).
+   * @default 5000
+   */
+  timeoutMs?: number | false
+  /**
+   * Returns the user a session belongs to (or undefined for an anonymous session). When set, the
+   * store keeps a per-user index so that `destroyUser(userId)` ends every session of that user.
+   */
+  userKey?: (session: SessionData) => string | undefined
+}
+
+/** The options after validation, with defaults applied. */
+export interface ParsedOptions {
+  client: Redis | Cluster
+  isCluster: boolean
+  prefix: string
+  ttl: number | ((session: SessionData) => number)
+  disableTouch: boolean
+  disableTTL: boolean
+  serializer: SessionSerializer
+  scanCount: number
+  touchAfterMs: number
+  timeoutMs: number | false
+  userKey: ((session: SessionData) => string | undefined) | undefined
+}
+
+const KNOWN = [
+  'client',
+  'prefix',
+  'ttl',
+  'disableTouch',
+  'disableTTL',
+  'serializer',
+  'scanCount',
+  'touchAfterSeconds',
+  'timeoutMs',
+  'userKey',
+] as const
+
+const WHERE = 'RedisSessionStore'
+
+export function parseOptions(input: unknown): ParsedOptions {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw new TypeErr(`${WHERE} expects an options object, got ${describeValue(input)}`)
+  }
+  const options = input as Record<string, unknown>
+  const unknown = Object.keys(options).filter(
+    (name) => !(KNOWN as readonly string[]).includes(name),
+  )
+  if (unknown.length > 0) {
+    throw new TypeErr(
+      `unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((n) => JSON.stringify(n)).join(', ')} in ${WHERE}; expected ${KNOWN.join(', ')}`,
+      'ERR_TOLLGATE_UNKNOWN_OPTION',
+    )
+  }
+
+  const client = parseClient(options.client)
+  const prefix = options.prefix ?? 'sess:'
+  if (typeof prefix !== 'string') {
+    throw new TypeErr(`prefix must be a non-empty string, got ${describeValue(prefix)}`)
+  }
+  if (prefix.length === 0) {
+    throw new RangeErr('prefix must be a non-empty string, got ""')
+  }
+
+  const ttl = options.ttl ?? 86_400
+  if (typeof ttl === 'number') {
+    if (!Number.isFinite(ttl) || ttl <= 0) {
+      throw new RangeErr(`ttl must be a positive number of seconds, got ${describeValue(ttl)}`)
+    }
+  } else if (typeof ttl !== 'function') {
+    throw new TypeErr(
+      `ttl must be a number of seconds or a function of the session, got ${describeValue(ttl)}`,
+    )
+  }
+
+  const disableTouch = optionalBoolean('disableTouch', options.disableTouch)
+  const disableTTL = optionalBoolean('disableTTL', options.disableTTL)
+
+  const serializer = options.serializer ?? JSON
+  if (
+    typeof serializer !== 'object' ||
+    serializer === null ||
+    typeof (serializer as Partial<SessionSerializer>).parse !== 'function' ||
+    typeof (serializer as Partial<SessionSerializer>).stringify !== 'function'
+  ) {
+    throw new TypeErr(
+      `serializer must be an object with parse and stringify functions, got ${describeValue(serializer)}`,
+    )
+  }
+
+  const scanCount = options.scanCount ?? 100
+  if (typeof scanCount !== 'number') {
+    throw new TypeErr(`scanCount must be a positive integer, got ${describeValue(scanCount)}`)
+  }
+  if (!Number.isSafeInteger(scanCount) || scanCount <= 0) {
+    throw new RangeErr(`scanCount must be a positive integer, got ${describeValue(scanCount)}`)
+  }
+
+  const touchAfterSeconds = options.touchAfterSeconds ?? 0
+  if (typeof touchAfterSeconds !== 'number') {
+    throw new TypeErr(
+      `touchAfterSeconds must be a non-negative number, got ${describeValue(touchAfterSeconds)}`,
+    )
+  }
+  if (!Number.isFinite(touchAfterSeconds) || touchAfterSeconds < 0) {
+    throw new RangeErr(
+      `touchAfterSeconds must be a non-negative number, got ${describeValue(touchAfterSeconds)}`,
+    )
+  }
+  if (touchAfterSeconds > 0 && (disableTouch || disableTTL)) {
+    // A touch interval with touching disabled is a contradiction; saying so beats ignoring one.
+    throw new RangeErr(
+      `touchAfterSeconds (${touchAfterSeconds}) has no effect with ${disableTouch ? 'disableTouch' : 'disableTTL'}: true`,
+    )
+  }
+
+  const timeoutMs = options.timeoutMs ?? 5000
+  if (timeoutMs !== false) {
+    if (typeof timeoutMs !== 'number') {
+      throw new TypeErr(
+        `timeoutMs must be a positive number of milliseconds or false, got ${describeValue(timeoutMs)}`,
+      )
+    }
+    if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
+      throw new RangeErr(
+        `timeoutMs must be a positive number of milliseconds or false, got ${describeValue(timeoutMs)}`,
+      )
+    }
+  }
+
+  const userKey = options.userKey
+  if (userKey !== undefined && typeof userKey !== 'function') {
+    throw new TypeErr(`userKey must be a function of the session, got ${describeValue(userKey)}`)
+  }
+
+  return {
+    client,
+    isCluster: (client as { isCluster?: unknown }).isCluster === true,
+    prefix,
+    ttl: ttl as ParsedOptions['ttl'],
+    disableTouch,
+    disableTTL,
+    serializer: serializer as SessionSerializer,
+    scanCount,
+    touchAfterMs: Math.round(touchAfterSeconds * 1000),
+    timeoutMs,
+    userKey: userKey as ParsedOptions['userKey'],
+  }
+}
+
+function optionalBoolean(name: string, value: unknown): boolean {
+  if (value === undefined) return false
+  if (typeof value !== 'boolean') {
+    throw new TypeErr(`${name} must be a boolean, got ${describeValue(value)}`)
+  }
+  return value
+}
+
+function parseClient(value: unknown): Redis | Cluster {
+  if (typeof value !== 'object' || value === null) {
+    throw new TypeErr(`client must be an ioredis Redis or Cluster, got ${describeValue(value)}`)
+  }
+  const client = value as Record<string, unknown>
+  if (typeof client.scanIterator === 'function' || typeof client.mGet === 'function') {
+    throw new TypeErr(
+      'client must be an ioredis Redis or Cluster, got a node-redis client (connect-redis takes those); create `new Redis(url)` from ioredis with the same URL',
+    )
+  }
+  if (
+    typeof client.defineCommand !== 'function' ||
+    typeof client.get !== 'function' ||
+    typeof client.isCluster !== 'boolean'
+  ) {
+    throw new TypeErr(`client must be an ioredis Redis or Cluster, got ${describeValue(value)}`)
+  }
+  const options = client.options as
+    | { keyPrefix?: unknown; redisOptions?: { keyPrefix?: unknown } }
+    | undefined
+  const keyPrefix = options?.keyPrefix ?? options?.redisOptions?.keyPrefix
+  if (typeof keyPrefix === 'string' && keyPrefix.length > 0) {
+    // SCAN patterns and the keys it returns ignore ioredis keyPrefix, so all/ids/clear would
+    // see doubled or missing prefixes; the store's own `prefix` does the same job correctly.
+    throw new RangeErr(
+      `client has keyPrefix ${describeValue(keyPrefix)}; use the store's prefix option instead (prefix: ${describeValue(`${keyPrefix}sess:`)})`,
+    )
+  }
+  return value as Redis | Cluster
+}

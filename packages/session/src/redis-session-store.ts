@@ -1,0 +1,528 @@
+import { createHash } from 'node:crypto'
+import calculateSlot from 'cluster-key-slot'
+import session, { type SessionData } from 'express-session'
+import type { Cluster, Redis } from 'ioredis'
+import { describeValue, SessionStoreError } from './errors.js'
+import { type ParsedOptions, parseOptions, type RedisSessionStoreOptions } from './options.js'
+import deleteIfEqualLua from './scripts/delete-if-equal.session.lua'
+import touchLua from './scripts/touch.session.lua'
+import userIndexAddLua from './scripts/user-index-add.session.lua'
+
+// express-session is CommonJS: its default export is the middleware function carrying `Store`.
+const { Store } = session
+
+/** A Node-style callback: `(error)` on failure, `(null, value)` on success. */
+export type StoreCallback<T> = (error: unknown, value?: T) => void
+
+/** Keys per MGET/UNLINK command; bounds the size of one Redis reply. */
+const BATCH = 500
+/**
+ * Milliseconds an index outlives the session TTL it was last extended for: the session key is
+ * written one round trip after its index, so without slack the index could expire first.
+ */
+const INDEX_SLACK_MS = 60_000
+/** Re-reads allowed when a session changes between destroyUser's read and its delete. */
+const DESTROY_ATTEMPTS = 10
+
+type ScriptCall = (...args: (string | number)[]) => Promise<unknown>
+
+interface Scripts {
+  touch: ScriptCall
+  userIndexAdd: ScriptCall
+  deleteIfEqual: ScriptCall
+}
+
+/**
+ * A Redis session store for express-session and @fastify/session, on an ioredis `Redis` or
+ * `Cluster`. Keys and values are the ones connect-redis writes (`sess:<sid>` holding
+ * `JSON.stringify(session)`), so switching from connect-redis keeps users logged in.
+ *
+ * Every method takes an optional Node-style callback; without one it returns a promise.
+ *
+ * @example
+ * ```ts
+ * import session from 'express-session'
+ * import { Redis } from 'ioredis'
+ * import { RedisSessionStore } from '@tollgate/session'
+ *
+ * const store = new RedisSessionStore({ client: new Redis(process.env.REDIS_URL) })
+ * app.use(session({ store, secret: process.env.SESSION_SECRET, resave: false,
+ *                   saveUninitialized: false }))
+ * ```
+ */
+export class RedisSessionStore extends Store {
+  /** The ioredis client the store talks to (owned by the caller, never closed by the store). */
+  readonly client: Redis | Cluster
+  /** The key prefix, `sess:` unless configured. */
+  readonly prefix: string
+  readonly #o: ParsedOptions
+  readonly #scripts: Scripts
+
+  constructor(options: RedisSessionStoreOptions) {
+    super()
+    this.#o = parseOptions(options)
+    this.client = this.#o.client
+    this.prefix = this.#o.prefix
+    this.#scripts = {
+      touch: defineScript(this.client, 'touch', 1, touchLua),
+      userIndexAdd: defineScript(this.client, 'userIndexAdd', 1, userIndexAddLua),
+      deleteIfEqual: defineScript(this.client, 'deleteIfEqual', 1, deleteIfEqualLua),
+    }
+  }
+
+  /** Reads a session; `null` when there is none (or its cookie has expired). */
+  override get(sid: string): Promise<SessionData | null>
+  override get(sid: string, callback: StoreCallback<SessionData | null>): void
+  override get(
+    sid: string,
+    callback?: StoreCallback<SessionData | null>,
+  ): Promise<SessionData | null> | void {
+    return settle(this.#get(sid), callback)
+  }
+
+  /** Writes a session with the TTL of its cookie (else `ttl`); an expired one is destroyed. */
+  override set(sid: string, session: SessionData): Promise<void>
+  override set(sid: string, session: SessionData, callback: StoreCallback<void>): void
+  override set(
+    sid: string,
+    session: SessionData,
+    callback?: StoreCallback<void>,
+  ): Promise<void> | void {
+    return settle(this.#set(sid, session), callback)
+  }
+
+  /** Deletes a session (and its entry in the user index when `userKey` is set). */
+  override destroy(sid: string): Promise<void>
+  override destroy(sid: string, callback: StoreCallback<void>): void
+  override destroy(sid: string, callback?: StoreCallback<void>): Promise<void> | void {
+    return settle(this.#destroy(sid), callback)
+  }
+
+  /** Resets a session's TTL without rewriting its value; does nothing with `disableTouch`. */
+  override touch(sid: string, session: SessionData): Promise<void>
+  override touch(sid: string, session: SessionData, callback: StoreCallback<void>): void
+  override touch(
+    sid: string,
+    session: SessionData,
+    callback?: StoreCallback<void>,
+  ): Promise<void> | void {
+    return settle(this.#touch(sid, session), callback)
+  }
+
+  /** Every session, each with its `id` (as connect-redis returns them). Uses SCAN. */
+  override all(): Promise<SessionData[]>
+  override all(callback: StoreCallback<SessionData[]>): void
+  override all(callback?: StoreCallback<SessionData[]>): Promise<SessionData[]> | void {
+    return settle(this.#all(), callback)
+  }
+
+  /** Every session id, without the prefix. Uses SCAN. */
+  ids(): Promise<string[]>
+  ids(callback: StoreCallback<string[]>): void
+  ids(callback?: StoreCallback<string[]>): Promise<string[]> | void {
+    return settle(this.#ids(), callback)
+  }
+
+  /** The number of sessions. Uses SCAN. */
+  override length(): Promise<number>
+  override length(callback: StoreCallback<number>): void
+  override length(callback?: StoreCallback<number>): Promise<number> | void {
+    return settle(
+      this.#ids().then((ids) => ids.length),
+      callback,
+    )
+  }
+
+  /** Deletes every session under the prefix (and every user index). Uses SCAN and UNLINK. */
+  override clear(): Promise<void>
+  override clear(callback: StoreCallback<void>): void
+  override clear(callback?: StoreCallback<void>): Promise<void> | void {
+    return settle(this.#clear(), callback)
+  }
+
+  /**
+   * Ends every session of a user at once ("log out everywhere"). Requires `userKey`.
+   * Resolves with the number of sessions destroyed.
+   */
+  async destroyUser(userId: string): Promise<number> {
+    const userKey = this.#requireUserKey('destroyUser')
+    const index = this.#indexKey(userId)
+    const sids = await this.#run(this.client.smembers(index))
+    let destroyed = 0
+    await Promise.all(
+      sids.map(async (sid) => {
+        const key = this.prefix + sid
+        for (let attempt = 1; ; attempt++) {
+          const raw = await this.#run(this.client.get(key))
+          if (raw === null) return
+          let owner: string | undefined
+          try {
+            owner = this.#userOf(await this.#parse(raw, key), userKey)
+          } catch {
+            // An unreadable session listed under this user can serve nobody; logging the user
+            // out everywhere includes it.
+            owner = userId
+          }
+          if (owner !== userId) return
+          if ((await this.#run(this.#scripts.deleteIfEqual(key, raw))) === 1) {
+            destroyed++
+            return
+          }
+          if (attempt === DESTROY_ATTEMPTS) {
+            throw new SessionStoreError(
+              'ERR_TOLLGATE_SESSION_CONFLICT',
+              `session ${JSON.stringify(sid)} kept changing while destroyUser tried to delete it`,
+            )
+          }
+        }
+      }),
+    )
+    if (sids.length > 0) await this.#run(this.client.srem(index, ...sids))
+    return destroyed
+  }
+
+  /**
+   * The ids of a user's live sessions. Requires `userKey`. Ids whose session expired, was
+   * destroyed or now belongs to someone else are pruned from the index on the way.
+   */
+  async userSessions(userId: string): Promise<string[]> {
+    const userKey = this.#requireUserKey('userSessions')
+    const index = this.#indexKey(userId)
+    const sids = await this.#run(this.client.smembers(index))
+    const values = await this.#mget(sids.map((sid) => this.prefix + sid))
+    const alive: string[] = []
+    const dead: string[] = []
+    for (const [i, sid] of sids.entries()) {
+      const raw = values[i]
+      if (raw == null) {
+        dead.push(sid)
+      } else if (this.#userOf(await this.#parse(raw, this.prefix + sid), userKey) === userId) {
+        alive.push(sid)
+      } else {
+        dead.push(sid)
+      }
+    }
+    if (dead.length > 0) await this.#run(this.client.srem(index, ...dead))
+    return alive
+  }
+
+  async #get(sid: string): Promise<SessionData | null> {
+    const key = this.prefix + sid
+    const raw = await this.#run(this.client.get(key))
+    if (raw === null) return null
+    const data = await this.#parse(raw, key)
+    const expires = cookieExpiresAt(data)
+    if (expires !== undefined && expires <= Date.now()) {
+      // Only reachable with disableTTL (otherwise Redis expired the key with the cookie).
+      await this.#destroy(sid)
+      return null
+    }
+    return data
+  }
+
+  async #set(sid: string, data: SessionData): Promise<void> {
+    const ttlMs = this.#ttlMs(data)
+    if (ttlMs <= 0) {
+      await this.#destroy(sid)
+      return
+    }
+    const text = await this.#o.serializer.stringify(data)
+    if (typeof text !== 'string') {
+      throw new SessionStoreError(
+        'ERR_TOLLGATE_SESSION_HOOK',
+        `serializer.stringify must return a string, got ${describeValue(text)}`,
+      )
+    }
+    const userKey = this.#o.userKey
+    const user = userKey ? this.#userOf(data, userKey) : undefined
+    if (user !== undefined) {
+      await this.#run(
+        this.#scripts.userIndexAdd(
+          this.#indexKey(user),
+          sid,
+          this.#o.disableTTL ? 0 : ttlMs + INDEX_SLACK_MS,
+        ),
+      )
+    }
+    const key = this.prefix + sid
+    if (this.#o.disableTTL) await this.#run(this.client.set(key, text))
+    else await this.#run(this.client.set(key, text, 'PX', ttlMs))
+  }
+
+  async #touch(sid: string, data: SessionData): Promise<void> {
+    if (this.#o.disableTouch || this.#o.disableTTL) return
+    const ttlMs = this.#ttlMs(data)
+    if (ttlMs <= 0) {
+      await this.#destroy(sid)
+      return
+    }
+    const key = this.prefix + sid
+    const touched =
+      this.#o.touchAfterMs > 0
+        ? (await this.#run(this.#scripts.touch(key, ttlMs, this.#o.touchAfterMs))) === 1
+        : (await this.#run(this.client.pexpire(key, ttlMs))) === 1
+    const userKey = this.#o.userKey
+    const user = touched && userKey ? this.#userOf(data, userKey) : undefined
+    if (user !== undefined) {
+      await this.#run(this.#scripts.userIndexAdd(this.#indexKey(user), sid, ttlMs + INDEX_SLACK_MS))
+    }
+  }
+
+  async #destroy(sid: string): Promise<void> {
+    const key = this.prefix + sid
+    const userKey = this.#o.userKey
+    if (!userKey) {
+      await this.#run(this.client.del(key))
+      return
+    }
+    // GETDEL: deleting and learning whose session it was in one command.
+    const raw = await this.#run(this.client.getdel(key))
+    if (raw === null) return
+    let user: string | undefined
+    try {
+      user = this.#userOf(await this.#parse(raw, key), userKey)
+    } catch {
+      // The session is deleted, which is what was asked; its index entry is pruned on read.
+      return
+    }
+    if (user !== undefined) await this.#run(this.client.srem(this.#indexKey(user), sid))
+  }
+
+  async #all(): Promise<SessionData[]> {
+    const seen = new Set<string>()
+    const sessions: SessionData[] = []
+    await this.#scan(`${escapeGlob(this.prefix)}*`, 'string', async (found) => {
+      const keys = found.filter((key) => !seen.has(key))
+      for (const key of keys) seen.add(key)
+      const values = await this.#mget(keys)
+      for (const [i, key] of keys.entries()) {
+        const raw = values[i]
+        // Gone between SCAN and MGET: expired or destroyed meanwhile, so not a session any more.
+        if (raw == null) continue
+        const data = await this.#parse(raw, key)
+        ;(data as SessionData & { id: string }).id = key.slice(this.prefix.length)
+        sessions.push(data)
+      }
+    })
+    return sessions
+  }
+
+  async #ids(): Promise<string[]> {
+    const ids = new Set<string>()
+    await this.#scan(`${escapeGlob(this.prefix)}*`, 'string', async (keys) => {
+      for (const key of keys) ids.add(key.slice(this.prefix.length))
+    })
+    return [...ids]
+  }
+
+  async #clear(): Promise<void> {
+    const unlink = async (keys: string[]) => {
+      await Promise.all(this.#batches(keys).map((batch) => this.#run(this.client.unlink(batch))))
+    }
+    await this.#scan(`${escapeGlob(this.prefix)}*`, 'string', unlink)
+    await this.#scan(`${escapeGlob(`${this.prefix}user:{`)}*`, 'set', unlink)
+  }
+
+  /** SCAN with MATCH and TYPE on the server, or on every master of a Cluster. */
+  async #scan(
+    pattern: string,
+    type: 'string' | 'set',
+    onBatch: (keys: string[]) => Promise<void>,
+  ): Promise<void> {
+    let nodes: Redis[]
+    if (this.#o.isCluster) {
+      const cluster = this.client as Cluster
+      // Until the slot map is loaded, nodes() is empty and a scan would report no sessions.
+      if (cluster.status !== 'ready') await this.#run(cluster.ping())
+      nodes = cluster.nodes('master')
+      if (nodes.length === 0) {
+        throw new SessionStoreError(
+          'ERR_TOLLGATE_SESSION_CLUSTER',
+          'the Cluster client knows no master node, so SCAN would miss every session',
+        )
+      }
+    } else {
+      nodes = [this.client as Redis]
+    }
+    for (const node of nodes) {
+      let cursor = '0'
+      do {
+        const [next, keys] = await this.#run(
+          node.scan(cursor, 'MATCH', pattern, 'COUNT', this.#o.scanCount, 'TYPE', type),
+        )
+        cursor = next
+        if (keys.length > 0) await onBatch(keys)
+      } while (cursor !== '0')
+    }
+  }
+
+  /** MGET in single-slot batches; the result lines up with `keys`. */
+  async #mget(keys: string[]): Promise<(string | null)[]> {
+    const byKey = new Map<string, string | null>()
+    await Promise.all(
+      this.#batches(keys).map(async (batch) => {
+        const values = await this.#run(this.client.mget(batch))
+        for (const [i, key] of batch.entries()) byKey.set(key, values[i] ?? null)
+      }),
+    )
+    return keys.map((key) => byKey.get(key) ?? null)
+  }
+
+  /** Groups keys so that no command spans two Cluster slots, at most BATCH keys each. */
+  #batches(keys: string[]): string[][] {
+    if (!this.#o.isCluster) return chunk(keys, BATCH)
+    const bySlot = new Map<number, string[]>()
+    for (const key of keys) {
+      const slot = calculateSlot(key)
+      const group = bySlot.get(slot)
+      if (group) group.push(key)
+      else bySlot.set(slot, [key])
+    }
+    return [...bySlot.values()].flatMap((group) => chunk(group, BATCH))
+  }
+
+  async #parse(raw: string, key: string): Promise<SessionData> {
+    let data: unknown
+    try {
+      data = await this.#o.serializer.parse(raw)
+    } catch (error) {
+      throw new SessionStoreError(
+        'ERR_TOLLGATE_SESSION_PARSE',
+        `the value stored at ${JSON.stringify(key)} does not parse`,
+        { cause: error },
+      )
+    }
+    if (typeof data !== 'object' || data === null || Array.isArray(data)) {
+      throw new SessionStoreError(
+        'ERR_TOLLGATE_SESSION_PARSE',
+        `the value stored at ${JSON.stringify(key)} is not a session object but ${describeValue(data)}`,
+      )
+    }
+    return data as SessionData
+  }
+
+  /** Milliseconds the session should live: cookie expiry, else `ttl`. May be <= 0 (expired). */
+  #ttlMs(data: SessionData): number {
+    const expires = cookieExpiresAt(data)
+    if (expires !== undefined) return Math.ceil(expires - Date.now())
+    const cookie = data?.cookie as { maxAge?: unknown } | undefined
+    if (typeof cookie?.maxAge === 'number' && Number.isFinite(cookie.maxAge)) {
+      return Math.ceil(cookie.maxAge)
+    }
+    const ttl = this.#o.ttl
+    const seconds = typeof ttl === 'function' ? ttl(data) : ttl
+    if (typeof seconds !== 'number' || Number.isNaN(seconds)) {
+      throw new SessionStoreError(
+        'ERR_TOLLGATE_SESSION_HOOK',
+        `ttl(session) must return a number of seconds, got ${describeValue(seconds)}`,
+      )
+    }
+    return Math.ceil(seconds * 1000)
+  }
+
+  #userOf(data: SessionData, userKey: NonNullable<ParsedOptions['userKey']>): string | undefined {
+    const user = userKey(data)
+    if (user === undefined) return undefined
+    if (typeof user !== 'string' || user.length === 0) {
+      throw new SessionStoreError(
+        'ERR_TOLLGATE_SESSION_HOOK',
+        `userKey(session) must return a non-empty string or undefined, got ${describeValue(user)}`,
+      )
+    }
+    return user
+  }
+
+  #requireUserKey(method: string): NonNullable<ParsedOptions['userKey']> {
+    const userKey = this.#o.userKey
+    if (!userKey) {
+      throw new SessionStoreError(
+        'ERR_TOLLGATE_SESSION_NO_USER_KEY',
+        `${method} needs the userKey option, which keeps the per-user index`,
+      )
+    }
+    return userKey
+  }
+
+  #indexKey(userId: string): string {
+    return `${this.prefix}user:{${userId}}`
+  }
+
+  /** Races one Redis command against `timeoutMs`, so a hung server yields an error. */
+  #run<T>(command: Promise<T>): Promise<T> {
+    const ms = this.#o.timeoutMs
+    if (ms === false) return command
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(
+          new SessionStoreError(
+            'ERR_TOLLGATE_SESSION_TIMEOUT',
+            `Redis did not answer within timeoutMs (${ms} ms)`,
+          ),
+        )
+      }, ms)
+      // Both handlers stay attached, so the command settling after the timeout is not unhandled.
+      command.then(
+        (value) => {
+          clearTimeout(timer)
+          resolve(value)
+        },
+        (error: unknown) => {
+          clearTimeout(timer)
+          reject(error)
+        },
+      )
+    })
+  }
+}
+
+/**
+ * The one bridge from the promise world to callbacks. The callback runs on its own tick, outside
+ * any try or promise handler, so if it throws, the error surfaces as the caller's own exception
+ * and the callback is never called a second time with it.
+ */
+function settle<T>(work: Promise<T>, callback: StoreCallback<T> | undefined): Promise<T> | void {
+  if (callback === undefined) return work
+  work.then(
+    (value) => process.nextTick(callback, null, value),
+    (error: unknown) => process.nextTick(callback, error),
+  )
+}
+
+/** Epoch ms at which the session's cookie expires, when it has a valid `expires`. */
+function cookieExpiresAt(data: SessionData): number | undefined {
+  const expires = (data?.cookie as { expires?: unknown } | undefined)?.expires
+  if (!(expires instanceof Date) && typeof expires !== 'string' && typeof expires !== 'number') {
+    return undefined
+  }
+  const at = new Date(expires).getTime()
+  return Number.isFinite(at) ? at : undefined
+}
+
+/** Escapes SCAN MATCH glob characters so a prefix like `app[1]:` matches only itself. */
+function escapeGlob(text: string): string {
+  return text.replace(/[*?[\]\\]/g, '\\$&')
+}
+
+function chunk<T>(items: T[], size: number): T[][] {
+  const chunks: T[][] = []
+  for (let i = 0; i < items.length; i += size) chunks.push(items.slice(i, i + size))
+  return chunks
+}
+
+/**
+ * Defines a script once per client under a namespaced name, and never replaces a command the
+ * user (or another store) defined under that name. ioredis sends EVALSHA and falls back to EVAL
+ * on NOSCRIPT by itself.
+ */
+function defineScript(
+  client: Redis | Cluster,
+  name: string,
+  numberOfKeys: number,
+  lua: string,
+): ScriptCall {
+  const sha8 = createHash('sha1').update(lua).digest('hex').slice(0, 8)
+  const command = `tollgate_session_${name}_${sha8}`
+  const target = client as unknown as Record<string, ScriptCall | undefined>
+  if (typeof target[command] !== 'function') client.defineCommand(command, { numberOfKeys, lua })
+  return (...args) => (target[command] as ScriptCall).apply(client, args)
+}
