@@ -215,7 +215,7 @@ export function partitionKey(key: string): string {
 /** `Retry-After` seconds of a denial: `ceil(retryAfterMs / 1000)`, at least 1. */
 export function retryAfterSeconds(decision: Decision): number {
   const s = Math.ceil(decision.retryAfterMs / 1000)
-  return s > 1 ? s : 1
+  return Math.max(s, 1)
 }
 
 function pkOf(entry: HeaderEntry): string {

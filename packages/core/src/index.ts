@@ -17,3 +17,5 @@ export {
 export { MemoryStore, type MemoryStoreOptions } from './memory-store.js'
 export * from './options.js'
 export type { Clock, Store } from './store.js'
+export * from './headers.js'
+export * from './keys.js'
