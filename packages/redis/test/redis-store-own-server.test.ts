@@ -1,0 +1,114 @@
+import { type Algorithm, fixedWindow, slidingLog, slidingWindow, tokenBucket } from '@tollgate/core'
+import { RedisStore } from '@tollgate/redis'
+import { Redis } from 'ioredis'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type RedisServer, startRedisServer } from '../../../test/support/redis-server.js'
+
+// CONFIG RESETSTAT, SCRIPT FLUSH and kill/restart need a Redis nobody else uses.
+let server: RedisServer
+let client: Redis
+let store: RedisStore
+
+const algorithms: Algorithm[] = [
+  fixedWindow({ limit: 1000, windowMs: 60_000 }),
+  slidingWindow({ limit: 1000, windowMs: 60_000 }),
+  slidingLog({ limit: 1000, windowMs: 60_000 }),
+  tokenBucket({ capacity: 1000, refillRate: 1 }),
+]
+
+/** `INFO commandstats` as { command: calls }. */
+async function commandCalls(): Promise<Record<string, number>> {
+  const info = await client.info('commandstats')
+  const calls: Record<string, number> = {}
+  for (const match of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) {
+    calls[match[1]!] = Number(match[2])
+  }
+  return calls
+}
+
+beforeAll(async () => {
+  server = await startRedisServer()
+  client = new Redis(server.url)
+  store = new RedisStore({ client })
+})
+
+afterAll(async () => {
+  client?.disconnect()
+  await server?.stop()
+})
+
+describe('RedisStore on its own server', () => {
+  it('sends exactly one EVALSHA per decision once the scripts are cached', async () => {
+    // The first call of a script on a connection is an EVAL (ioredis loads it), then EVALSHA.
+    for (const algorithm of algorithms) await store.decide('warm', algorithm, 1)
+    // MONITOR tells commands sent by clients from those a script ran (source "lua").
+    const monitor = await new Redis(server.url).monitor()
+    const fromClients: string[] = []
+    monitor.on('monitor', (_time: string, args: string[], source: string) => {
+      if (source !== 'lua') fromClients.push(String(args[0]).toLowerCase())
+    })
+    await client.config('RESETSTAT')
+    const N = 40
+    for (let k = 0; k < N; k++) {
+      const got = await store.decide(`count-${k % 5}`, algorithms[k % 4]!, 1)
+      expect(got.allowed).toBe(true)
+    }
+    const calls = await commandCalls()
+    // MONITOR output is asynchronous: wait until it has seen our INFO, the last command sent.
+    await expect.poll(() => fromClients.at(-1)).toBe('info')
+    monitor.disconnect()
+
+    // (MONITOR never shows CONFIG, an admin command.)
+    expect(fromClients).toEqual([...Array<string>(N).fill('evalsha'), 'info'])
+    // commandstats also counts what the scripts called: TIME, GET and (admitted) SET, once each.
+    expect(calls).toEqual({ 'config|resetstat': 1, evalsha: N, time: N, get: N, set: N })
+  })
+
+  it('reset() is a single DEL', async () => {
+    await client.config('RESETSTAT')
+    await store.reset('count-0', algorithms[0]!)
+    const calls = await commandCalls()
+    expect(calls.del).toBe(1)
+    expect(
+      Object.keys(calls).filter((n) => n !== 'del' && n !== 'config|resetstat' && n !== 'info'),
+    ).toEqual([])
+  })
+
+  it('keeps deciding correctly after SCRIPT FLUSH between two calls', async () => {
+    for (const algorithm of algorithms) {
+      const key = `flush-${algorithm.kind}`
+      expect(await store.decide(key, algorithm, 10)).toMatchObject({
+        allowed: true,
+        remaining: 990,
+      })
+      await client.script('FLUSH')
+      // NOSCRIPT makes ioredis resend the script itself; the state survives the flush.
+      expect(await store.decide(key, algorithm, 10)).toMatchObject({
+        allowed: true,
+        remaining: 980,
+      })
+    }
+    const [sha] = (await client.script(
+      'EXISTS',
+      '0000000000000000000000000000000000000000',
+    )) as number[]
+    expect(sha).toBe(0)
+  })
+
+  it('keeps deciding after redis-server is killed and restarted on the same port', async () => {
+    for (const algorithm of algorithms) {
+      expect((await store.decide(`restart-${algorithm.kind}`, algorithm, 1)).allowed).toBe(true)
+    }
+    await server.kill()
+    await server.restart()
+    // The client reconnects by itself; PING answers once it has.
+    expect(await client.ping()).toBe('PONG')
+    for (const algorithm of algorithms) {
+      // The new process has neither the scripts nor the state (no persistence in this test).
+      expect(await store.decide(`restart-${algorithm.kind}`, algorithm, 1)).toMatchObject({
+        allowed: true,
+        remaining: 999,
+      })
+    }
+  })
+})
