@@ -1,0 +1,159 @@
+/**
+ * The fail policy against a real redis-server that is frozen (SIGSTOP), killed and restarted on
+ * the same port: every decision comes back within timeoutMs (+ scheduling slack), the breaker
+ * opens and closes again, limiting resumes after recovery, and nothing rejects unhandled.
+ */
+import { createLimiter, type Decision, fixedWindow, type Limiter } from '@tollgate/core'
+import { RedisStore } from '@tollgate/redis'
+import { Redis } from 'ioredis'
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { type RedisServer, startRedisServer } from './support/redis-server.js'
+
+const TIMEOUT_MS = 100
+const COOLDOWN_MS = 200
+// Event-loop and CI scheduling slack on top of timeoutMs; far below "hung".
+const SLACK_MS = 150
+
+let server: RedisServer
+let client: Redis
+const unhandled: unknown[] = []
+const onUnhandled = (reason: unknown) => unhandled.push(reason)
+
+beforeAll(async () => {
+  server = await startRedisServer()
+  process.on('unhandledRejection', onUnhandled)
+})
+
+afterAll(async () => {
+  process.off('unhandledRejection', onUnhandled)
+  await server.stop()
+})
+
+beforeEach(async () => {
+  // Defaults a user would have: offline queue on, reconnect forever.
+  client = new Redis(server.port, '127.0.0.1', { lazyConnect: true })
+  // Connection errors while the server is down are expected here; the limiter reports them.
+  client.on('error', () => {})
+  await client.connect()
+  await client.flushall()
+})
+
+afterEach(() => {
+  client.disconnect()
+})
+
+async function timed(limiter: Limiter, key: string): Promise<{ d: Decision; ms: number }> {
+  const started = performance.now()
+  const d = await limiter.limit(key)
+  return { d, ms: performance.now() - started }
+}
+
+async function untilHealthy(limiter: Limiter, key: string): Promise<Decision> {
+  const deadline = Date.now() + 10_000
+  for (;;) {
+    const d = await limiter.limit(key)
+    if (d.degraded === undefined) return d
+    if (Date.now() > deadline) throw new Error('limiter never recovered')
+    await new Promise((r) => setTimeout(r, 25))
+  }
+}
+
+function makeLimiter(mode: 'open' | 'local' | 'closed', errors: unknown[]) {
+  return createLimiter({
+    algorithm: fixedWindow({ limit: 3, windowMs: 60_000 }),
+    store: new RedisStore({ client, prefix: `fail-${mode}:` }),
+    failure: { mode, timeoutMs: TIMEOUT_MS, breaker: { failures: 3, cooldownMs: COOLDOWN_MS } },
+    onStoreError: (error) => errors.push(error),
+    denyCache: false,
+  })
+}
+
+describe('fail policy against a real Redis', () => {
+  it('a frozen Redis: bounded latency, breaker opens, closes after thaw, limiting resumes', async () => {
+    const errors: unknown[] = []
+    const limiter = makeLimiter('open', errors)
+    expect((await limiter.limit('user')).degraded).toBeUndefined()
+
+    server.freeze()
+    try {
+      const answers = []
+      for (let i = 0; i < 8; i++) answers.push(await timed(limiter, 'user'))
+      for (const { d, ms } of answers) {
+        expect(d).toMatchObject({ allowed: true, degraded: true })
+        expect(ms).toBeLessThan(TIMEOUT_MS + SLACK_MS)
+      }
+      // Three timeouts opened the breaker; the other five were answered without a store call.
+      expect(errors).toHaveLength(3)
+      expect(answers.slice(3).every(({ ms }) => ms < 20)).toBe(true)
+      expect((errors[0] as { code?: string }).code).toBe('ERR_TOLLGATE_STORE_TIMEOUT')
+    } finally {
+      server.thaw()
+    }
+
+    const recovered = await untilHealthy(limiter, 'user')
+    expect(recovered.degraded).toBeUndefined()
+    // Limiting holds again: the limit of 3 is reached and the next request is denied by Redis.
+    let denied: Decision | undefined
+    for (let i = 0; i < 10 && !denied; i++) {
+      const d = await limiter.limit('user')
+      if (!d.allowed) denied = d
+    }
+    expect(denied).toMatchObject({ allowed: false, limit: 3 })
+    expect(denied?.degraded).toBeUndefined()
+  })
+
+  it('a killed Redis restarted on the same port: degraded while down, exact again after', async () => {
+    const errors: unknown[] = []
+    const limiter = makeLimiter('closed', errors)
+    expect((await limiter.limit('user')).allowed).toBe(true)
+
+    await server.kill()
+    const down = []
+    for (let i = 0; i < 6; i++) down.push(await timed(limiter, 'user'))
+    for (const { d, ms } of down) {
+      expect(d).toMatchObject({ allowed: false, degraded: true, retryAfterMs: COOLDOWN_MS })
+      expect(ms).toBeLessThan(TIMEOUT_MS + SLACK_MS)
+    }
+    expect(errors.length).toBe(3)
+
+    await server.restart()
+    const first = await untilHealthy(limiter, 'fresh')
+    expect(first).toEqual({
+      allowed: true,
+      limit: 3,
+      remaining: 2,
+      resetMs: first.resetMs,
+      retryAfterMs: 0,
+    })
+    await limiter.limit('fresh')
+    await limiter.limit('fresh')
+    const fourth = await limiter.limit('fresh')
+    expect(fourth.allowed).toBe(false)
+    expect(fourth.degraded).toBeUndefined()
+  })
+
+  it("mode 'local' keeps limiting per process while Redis is down", async () => {
+    const errors: unknown[] = []
+    const limiter = makeLimiter('local', errors)
+    await server.kill()
+    try {
+      const answers = []
+      for (let i = 0; i < 5; i++) answers.push(await timed(limiter, 'user'))
+      expect(answers.map(({ d }) => d.allowed)).toEqual([true, true, true, false, false])
+      expect(answers.every(({ d }) => d.degraded === true)).toBe(true)
+      expect(answers.every(({ ms }) => ms < TIMEOUT_MS + SLACK_MS)).toBe(true)
+      expect(answers[3]!.d.retryAfterMs).toBeGreaterThan(0)
+    } finally {
+      await server.restart()
+    }
+    const back = await untilHealthy(limiter, 'other')
+    expect(back.allowed).toBe(true)
+  })
+
+  it('leaves no unhandled rejection behind, even from commands that failed after their timeout', async () => {
+    // Give ioredis time to reject the commands it queued while the server was away.
+    await client.ping()
+    await new Promise((r) => setImmediate(r))
+    expect(unhandled).toEqual([])
+  })
+})
