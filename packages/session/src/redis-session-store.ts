@@ -76,7 +76,7 @@ export class RedisSessionStore extends Store {
   override get(
     sid: string,
     callback?: StoreCallback<SessionData | null>,
-  ): Promise<SessionData | null> | void {
+  ): Promise<SessionData | null> | undefined {
     return settle(this.#get(sid), callback)
   }
 
@@ -87,14 +87,14 @@ export class RedisSessionStore extends Store {
     sid: string,
     session: SessionData,
     callback?: StoreCallback<void>,
-  ): Promise<void> | void {
+  ): Promise<void> | undefined {
     return settle(this.#set(sid, session), callback)
   }
 
   /** Deletes a session (and its entry in the user index when `userKey` is set). */
   override destroy(sid: string): Promise<void>
   override destroy(sid: string, callback: StoreCallback<void>): void
-  override destroy(sid: string, callback?: StoreCallback<void>): Promise<void> | void {
+  override destroy(sid: string, callback?: StoreCallback<void>): Promise<void> | undefined {
     return settle(this.#destroy(sid), callback)
   }
 
@@ -105,28 +105,28 @@ export class RedisSessionStore extends Store {
     sid: string,
     session: SessionData,
     callback?: StoreCallback<void>,
-  ): Promise<void> | void {
+  ): Promise<void> | undefined {
     return settle(this.#touch(sid, session), callback)
   }
 
   /** Every session, each with its `id` (as connect-redis returns them). Uses SCAN. */
   override all(): Promise<SessionData[]>
   override all(callback: StoreCallback<SessionData[]>): void
-  override all(callback?: StoreCallback<SessionData[]>): Promise<SessionData[]> | void {
+  override all(callback?: StoreCallback<SessionData[]>): Promise<SessionData[]> | undefined {
     return settle(this.#all(), callback)
   }
 
   /** Every session id, without the prefix. Uses SCAN. */
   ids(): Promise<string[]>
   ids(callback: StoreCallback<string[]>): void
-  ids(callback?: StoreCallback<string[]>): Promise<string[]> | void {
+  ids(callback?: StoreCallback<string[]>): Promise<string[]> | undefined {
     return settle(this.#ids(), callback)
   }
 
   /** The number of sessions. Uses SCAN. */
   override length(): Promise<number>
   override length(callback: StoreCallback<number>): void
-  override length(callback?: StoreCallback<number>): Promise<number> | void {
+  override length(callback?: StoreCallback<number>): Promise<number> | undefined {
     return settle(
       this.#ids().then((ids) => ids.length),
       callback,
@@ -136,7 +136,7 @@ export class RedisSessionStore extends Store {
   /** Deletes every session under the prefix (and every user index). Uses SCAN and UNLINK. */
   override clear(): Promise<void>
   override clear(callback: StoreCallback<void>): void
-  override clear(callback?: StoreCallback<void>): Promise<void> | void {
+  override clear(callback?: StoreCallback<void>): Promise<void> | undefined {
     return settle(this.#clear(), callback)
   }
 
@@ -480,7 +480,10 @@ export class RedisSessionStore extends Store {
  * any try or promise handler, so if it throws, the error surfaces as the caller's own exception
  * and the callback is never called a second time with it.
  */
-function settle<T>(work: Promise<T>, callback: StoreCallback<T> | undefined): Promise<T> | void {
+function settle<T>(
+  work: Promise<T>,
+  callback: StoreCallback<T> | undefined,
+): Promise<T> | undefined {
   if (callback === undefined) return work
   work.then(
     (value) => process.nextTick(callback, null, value),
