@@ -1,0 +1,92 @@
+import { Cluster, Redis } from 'ioredis'
+import { afterAll, describe, expect, it } from 'vitest'
+import { RedisSessionStore, type RedisSessionStoreOptions } from '../src/index.js'
+
+// Never connected: option parsing happens in the constructor, before any command.
+const client = new Redis({ lazyConnect: true })
+
+afterAll(() => {
+  client.disconnect()
+})
+
+const make = (options: Record<string, unknown>) =>
+  new RedisSessionStore({ client, ...options } as unknown as RedisSessionStoreOptions)
+
+describe('RedisSessionStore options', () => {
+  it('accepts an ioredis Redis and a Cluster with the connect-redis defaults', () => {
+    const store = new RedisSessionStore({ client })
+    expect(store.prefix).toBe('sess:')
+    const cluster = new Cluster([{ host: '127.0.0.1', port: 1 }], { lazyConnect: true })
+    expect(new RedisSessionStore({ client: cluster }).client).toBe(cluster)
+    cluster.disconnect()
+  })
+
+  it('names an unknown option (a typo) in a TypeError', () => {
+    expect(() => make({ ttL: 60 })).toThrow(TypeError)
+    expect(() => make({ ttL: 60 })).toThrow(/"ttL"/)
+    expect(() => make({ ttL: 60, perfix: 'x' })).toThrow(/"ttL", "perfix"/)
+  })
+
+  it.each([
+    ['prefix', 5, TypeError, /prefix .* got 5/],
+    ['prefix', '', RangeError, /prefix .* got ""/],
+    ['ttl', '60', TypeError, /ttl .* got "60"/],
+    ['ttl', 0, RangeError, /ttl .* got 0/],
+    ['ttl', -5, RangeError, /ttl .* got -5/],
+    ['ttl', Number.NaN, RangeError, /ttl .* got NaN/],
+    ['disableTouch', 'yes', TypeError, /disableTouch .* got "yes"/],
+    ['disableTTL', 1, TypeError, /disableTTL .* got 1/],
+    ['serializer', {}, TypeError, /serializer .* got an object/],
+    ['scanCount', 1.5, RangeError, /scanCount .* got 1.5/],
+    ['scanCount', '100', TypeError, /scanCount .* got "100"/],
+    ['touchAfterSeconds', -1, RangeError, /touchAfterSeconds .* got -1/],
+    ['timeoutMs', 0, RangeError, /timeoutMs .* got 0/],
+    ['timeoutMs', true, TypeError, /timeoutMs .* got true/],
+    ['userKey', 'user.id', TypeError, /userKey .* got "user.id"/],
+  ])('rejects %s = %o with a message naming it and the value', (name, value, kind, message) => {
+    expect(() => make({ [name]: value })).toThrow(kind)
+    expect(() => make({ [name]: value })).toThrow(message)
+  })
+
+  it('rejects touchAfterSeconds together with disableTouch or disableTTL', () => {
+    expect(() => make({ touchAfterSeconds: 60, disableTouch: true })).toThrow(RangeError)
+    expect(() => make({ touchAfterSeconds: 60, disableTTL: true })).toThrow(/disableTTL/)
+  })
+
+  it('rejects a missing client, a node-redis client and an ioredis keyPrefix', () => {
+    expect(() => new RedisSessionStore({} as RedisSessionStoreOptions)).toThrow(
+      /client .* undefined/,
+    )
+    const nodeRedisLike = { get() {}, set() {}, mGet() {}, scanIterator() {} }
+    expect(() => make({ client: nodeRedisLike })).toThrow(/node-redis/)
+    const prefixed = new Redis({ lazyConnect: true, keyPrefix: 'app:' })
+    expect(() => new RedisSessionStore({ client: prefixed })).toThrow(/keyPrefix "app:"/)
+    prefixed.disconnect()
+  })
+
+  it('carries stable error codes', () => {
+    expect(() => make({ nope: 1 })).toThrow(
+      expect.objectContaining({ code: 'ERR_TOLLGATE_UNKNOWN_OPTION' }),
+    )
+    expect(() => make({ ttl: -1 })).toThrow(
+      expect.objectContaining({ code: 'ERR_TOLLGATE_INVALID_OPTION' }),
+    )
+  })
+
+  it('does not mutate the options object', () => {
+    const options = Object.freeze({ client, prefix: 'p:', ttl: 60 })
+    expect(() => new RedisSessionStore(options)).not.toThrow()
+    expect(options).toEqual({ client, prefix: 'p:', ttl: 60 })
+  })
+
+  it('defines its scripts once per client and never redefines them', () => {
+    new RedisSessionStore({ client })
+    const commands = client as unknown as Record<string, unknown>
+    const names = Object.keys(commands).filter((k) => /^tollgate_session_\w+_[0-9a-f]{8}$/.test(k))
+    expect(names).toHaveLength(3)
+    const before = names.map((name) => commands[name])
+    new RedisSessionStore({ client, prefix: 'other:' })
+    expect(names.map((name) => commands[name])).toEqual(before)
+    expect(names.every((name, i) => commands[name] === before[i])).toBe(true)
+  })
+})
