@@ -1,0 +1,488 @@
+/**
+ * `pnpm bench:micro` (node --expose-gc): in-process decisions/s of each memory limiter over 1 key
+ * and over many keys, heap bytes per tracked key, exactness over many keys, and decisions/s
+ * against the bench's own Redis with N in flight next to the floor: a raw ioredis EVALSHA of
+ * `return 1`. Heap figures come from a fresh child process per limiter (`--heap <name>`).
+ */
+import { fork } from 'node:child_process'
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { performance } from 'node:perf_hooks'
+import { fileURLToPath } from 'node:url'
+import { Redis } from 'ioredis'
+import { ALGORITHMS } from './contenders.js'
+import { describeMachine, machineInfo, median } from './machine.js'
+import { HARNESS_COMMANDS, parseCommandStats, startRedis } from './redis.js'
+import { writeReports } from './report.js'
+import type { MicroResults } from './results.js'
+
+const here = dirname(fileURLToPath(import.meta.url))
+const resultsDir = process.env.BENCH_RESULTS_DIR ?? join(here, '..', 'results')
+const quick = process.env.BENCH_QUICK === '1'
+const numberEnv = (name: string, fallback: number) => {
+  const raw = process.env[name]
+  const value = raw ? Number(raw) : fallback
+  if (!Number.isFinite(value) || value <= 0)
+    throw new RangeError(`${name} must be positive, got ${raw}`)
+  return value
+}
+const settings = {
+  seconds: numberEnv('BENCH_MICRO_SECONDS', quick ? 0.5 : 2),
+  rounds: Math.round(numberEnv('BENCH_ROUNDS', quick ? 1 : 3)),
+  manyKeys: Math.round(numberEnv('BENCH_MICRO_KEYS', 100_000)),
+  heapKeys: Math.round(numberEnv('BENCH_MICRO_HEAP_KEYS', quick ? 200_000 : 1_000_000)),
+  inFlight: Math.round(numberEnv('BENCH_MICRO_IN_FLIGHT', 100)),
+  redisKeys: 10_000,
+  windowMs: 3_600_000,
+}
+
+// Specifiers as variables: the bench type-checks and runs before the tollgate packages are built.
+const TOLLGATE_CORE: string = '@tollgate/core'
+const TOLLGATE_REDIS: string = '@tollgate/redis'
+
+type Decide = (key: string) => unknown
+/** Builds a fresh limiter: `decide` resolves to whether the request was allowed. */
+type Factory = (limit: number) => Promise<(key: string) => Promise<boolean>>
+
+// ---------------------------------------------------------------------------------------------
+// Memory limiters
+
+async function tollgateMemory(algorithm: string): Promise<Factory> {
+  const core = (await import(TOLLGATE_CORE)) as Record<string, unknown>
+  const createLimiter = core.createLimiter as (o: Record<string, unknown>) => {
+    limit(key: string): Promise<{ allowed: boolean }>
+  }
+  const MemoryStore = core.MemoryStore as new () => unknown
+  const factory = core[algorithm] as (o: object) => unknown
+  if (typeof createLimiter !== 'function' || typeof factory !== 'function') {
+    throw new Error(`@tollgate/core lacks createLimiter or ${algorithm}`)
+  }
+  return async (limit) => {
+    const options =
+      algorithm === 'tokenBucket'
+        ? { capacity: limit, refillRate: limit, refillIntervalMs: settings.windowMs }
+        : { limit, windowMs: settings.windowMs }
+    const limiter = createLimiter({ algorithm: factory(options), store: new MemoryStore() })
+    return (key) => limiter.limit(key).then((d) => d.allowed)
+  }
+}
+
+const MEMORY: { name: string; library: string; factory: () => Promise<Factory> }[] = [
+  ...ALGORITHMS.map((a) => ({
+    name: `tollgate MemoryStore ${a}`,
+    library: 'tollgate',
+    factory: () => tollgateMemory(a),
+  })),
+  {
+    name: 'express-rate-limit MemoryStore.increment',
+    library: 'express-rate-limit',
+    factory: async () => {
+      const { MemoryStore } = await import('express-rate-limit')
+      return async (limit) => {
+        const store = new MemoryStore()
+        store.init({ windowMs: settings.windowMs } as Parameters<typeof store.init>[0])
+        return (key) => store.increment(key).then((info) => info.totalHits <= limit)
+      }
+    },
+  },
+  {
+    name: 'rate-limiter-flexible RateLimiterMemory.consume',
+    library: 'rate-limiter-flexible',
+    factory: async () => {
+      const { RateLimiterMemory } = await import('rate-limiter-flexible')
+      return async (limit) => {
+        const limiter = new RateLimiterMemory({
+          points: limit,
+          duration: settings.windowMs / 1000,
+        })
+        return (key) =>
+          limiter.consume(key).then(
+            () => true,
+            () => false,
+          )
+      }
+    },
+  },
+  {
+    name: '@fastify/rate-limit LocalStore.incr (LRU, cache 5,000)',
+    library: '@fastify/rate-limit',
+    factory: async () => {
+      // Not exported by name; the file the plugin itself uses for its default store.
+      const { default: LocalStore } = (await import(
+        '@fastify/rate-limit/store/LocalStore.js' as string
+      )) as {
+        default: new (
+          continueExceeding: boolean,
+          exponentialBackoff: boolean,
+          cache?: number,
+        ) => {
+          incr(
+            key: string,
+            cb: (e: Error | null, r: { current: number }) => void,
+            timeWindow: number,
+            max: number,
+          ): void
+        }
+      }
+      return async (limit) => {
+        const store = new LocalStore(false, false)
+        return (key) =>
+          new Promise<boolean>((resolve) =>
+            store.incr(key, (_e, r) => resolve(r.current <= limit), settings.windowMs, limit),
+          )
+      }
+    },
+  },
+]
+
+/** Sequential decisions (each awaited) for `seconds`; decisions per second. */
+async function rate(decide: Decide, keys: string[], seconds: number): Promise<number> {
+  const n = keys.length
+  let i = 0
+  let count = 0
+  const start = performance.now()
+  const end = start + seconds * 1000
+  for (;;) {
+    for (let j = 0; j < 1000; j++) {
+      await decide(keys[i]!)
+      i = i + 1 === n ? 0 : i + 1
+    }
+    count += 1000
+    const now = performance.now()
+    if (now >= end) return (count * 1000) / (now - start)
+  }
+}
+
+function keyList(count: number, prefix = '10.'): string[] {
+  // Shaped like the IPv4 addresses a web limiter keys on.
+  return Array.from(
+    { length: count },
+    (_, i) => `${prefix}${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`,
+  )
+}
+
+/** Child mode: heap bytes per key after `heapKeys` distinct keys, in a fresh process. */
+async function heapChild(name: string): Promise<void> {
+  const entry = MEMORY.find((m) => m.name === name)!
+  const gc = (globalThis as { gc?: () => void }).gc
+  if (!gc) throw new Error('run with node --expose-gc')
+  const decideFactory = await await entry.factory()
+  const settle = () => {
+    gc()
+    gc()
+  }
+  settle()
+  const before = process.memoryUsage().heapUsed
+  const decide = await decideFactory(1_000_000_000)
+  for (let i = 0; i < settings.heapKeys; i++) {
+    await decide(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`)
+  }
+  settle()
+  const after = process.memoryUsage().heapUsed
+  // Keep the limiter (and its keys) alive until after the measurement.
+  await decide('keep-alive')
+  process.send?.({ bytesPerKey: (after - before) / settings.heapKeys })
+  process.exit(0)
+}
+
+function heapInChild(name: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const child = fork(fileURLToPath(import.meta.url), ['--heap', name], {
+      execArgv: ['--expose-gc', '--max-old-space-size=4096', '--import', 'tsx'],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    })
+    child.once('message', (m: { bytesPerKey: number }) => resolve(m.bytesPerKey))
+    child.once('exit', (code) =>
+      code ? reject(new Error(`heap child exited ${code}`)) : undefined,
+    )
+  })
+}
+
+async function exactness(factory: Factory, keys: string[]): Promise<string> {
+  const decide = await factory(1)
+  let allowed = 0
+  for (const key of keys) if (await decide(key)) allowed++
+  let denied = 0
+  for (const key of keys) if (!(await decide(key))) denied++
+  return allowed === keys.length && denied === keys.length
+    ? 'exact'
+    : `NOT exact: pass 1 allowed ${allowed}, pass 2 denied ${denied} of ${keys.length}`
+}
+
+async function memoryBench(): Promise<MicroResults['memory']> {
+  const one = ['10.0.0.1']
+  const many = keyList(settings.manyKeys)
+  const rows = new Map<string, MicroResults['memory'][number]>()
+  const oneKeyRates = new Map<string, number[]>()
+  const manyKeyRates = new Map<string, number[]>()
+  const factories = new Map<string, Factory>()
+  for (const m of MEMORY) {
+    try {
+      factories.set(m.name, await m.factory())
+    } catch (error) {
+      rows.set(m.name, {
+        name: m.name,
+        oneKey: undefined,
+        manyKeys: undefined,
+        heapBytesPerKey: undefined,
+        exact: undefined,
+        skipped: (error as Error).message.split('\n')[0],
+      })
+      console.log(`  skip ${m.name}: ${rows.get(m.name)!.skipped}`)
+    }
+  }
+  const runnable = MEMORY.filter((m) => factories.has(m.name))
+  for (let round = 0; round < settings.rounds; round++) {
+    const order = round % 2 ? [...runnable].reverse() : runnable
+    for (const m of order) {
+      const factory = factories.get(m.name)!
+      const d1 = await factory(1_000_000_000)
+      await rate(d1, one, Math.min(0.3, settings.seconds))
+      const r1 = await rate(d1, one, settings.seconds)
+      const dn = await factory(1_000_000_000)
+      for (const key of many) await dn(key) // every key exists before the measurement
+      const rn = await rate(dn, many, settings.seconds)
+      oneKeyRates.set(m.name, [...(oneKeyRates.get(m.name) ?? []), r1])
+      manyKeyRates.set(m.name, [...(manyKeyRates.get(m.name) ?? []), rn])
+      console.log(
+        `  [r${round + 1}] ${m.name.padEnd(56)} 1 key ${Math.round(r1).toLocaleString('en-US').padStart(11)}/s   ${settings.manyKeys.toLocaleString('en-US')} keys ${Math.round(rn).toLocaleString('en-US').padStart(11)}/s`,
+      )
+    }
+  }
+  for (const m of runnable) {
+    const heap = await heapInChild(m.name).catch(() => Number.NaN)
+    const exact = await exactness(factories.get(m.name)!, many)
+    console.log(
+      `  ${m.name.padEnd(56)} heap ${Math.round(heap)} B/key (${settings.heapKeys.toLocaleString('en-US')} keys); ${settings.manyKeys.toLocaleString('en-US')} keys at limit 1: ${exact}`,
+    )
+    rows.set(m.name, {
+      name: m.name,
+      oneKey: median(oneKeyRates.get(m.name) ?? []),
+      manyKeys: median(manyKeyRates.get(m.name) ?? []),
+      heapBytesPerKey: heap,
+      exact,
+    })
+  }
+  return MEMORY.map((m) => rows.get(m.name)!)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Redis
+
+type RedisFactory = (client: Redis) => Promise<(key: string) => Promise<unknown>>
+
+function countCommands(client: Redis): Record<string, number> {
+  const counts: Record<string, number> = {}
+  const original = client.sendCommand.bind(client)
+  client.sendCommand = ((command: { name: string }, stream?: unknown) => {
+    const name = command.name.toLowerCase()
+    counts[name] = (counts[name] ?? 0) + 1
+    return (original as (c: unknown, s?: unknown) => unknown)(command, stream)
+  }) as typeof client.sendCommand
+  return counts
+}
+
+const REDIS: { name: string; factory: RedisFactory }[] = [
+  {
+    name: 'floor: ioredis EVALSHA of `return 1`',
+    factory: async (client) => {
+      const sha = (await client.script('LOAD', 'return 1')) as string
+      return () => client.evalsha(sha, 0)
+    },
+  },
+  ...ALGORITHMS.map((algorithm) => ({
+    name: `tollgate RedisStore ${algorithm}`,
+    factory: (async (client) => {
+      const core = (await import(TOLLGATE_CORE)) as Record<string, unknown>
+      const { RedisStore } = (await import(TOLLGATE_REDIS)) as {
+        RedisStore: new (o: { client: Redis }) => unknown
+      }
+      const createLimiter = core.createLimiter as (o: Record<string, unknown>) => {
+        limit(key: string): Promise<unknown>
+      }
+      const factory = core[algorithm] as (o: object) => unknown
+      const limit = 1_000_000_000
+      const limiter = createLimiter({
+        algorithm: factory(
+          algorithm === 'tokenBucket'
+            ? { capacity: limit, refillRate: limit, refillIntervalMs: settings.windowMs }
+            : { limit, windowMs: settings.windowMs },
+        ),
+        store: new RedisStore({ client }),
+      })
+      return (key: string) => limiter.limit(key)
+    }) as RedisFactory,
+  })),
+  {
+    name: 'rate-limit-redis RedisStore.increment',
+    factory: async (client) => {
+      const { RedisStore } = await import('rate-limit-redis')
+      const store = new RedisStore({
+        sendCommand: (command: string, ...args: string[]) => client.call(command, ...args) as never,
+      })
+      store.init({ windowMs: settings.windowMs } as Parameters<typeof store.init>[0])
+      return (key) => store.increment(key)
+    },
+  },
+  {
+    name: 'rate-limiter-flexible RateLimiterRedis.consume',
+    factory: async (client) => {
+      const { RateLimiterRedis } = await import('rate-limiter-flexible')
+      const limiter = new RateLimiterRedis({
+        storeClient: client,
+        points: 1_000_000_000,
+        duration: settings.windowMs / 1000,
+      })
+      return (key) => limiter.consume(key)
+    },
+  },
+  {
+    name: '@fastify/rate-limit RedisStore.incr',
+    factory: async (client) => {
+      const { default: RedisStore } = (await import(
+        '@fastify/rate-limit/store/RedisStore.js' as string
+      )) as {
+        default: new (
+          continueExceeding: boolean,
+          exponentialBackoff: boolean,
+          redis: Redis,
+        ) => {
+          incr(key: string, cb: (e: Error | null) => void, windowMs: number, max: number): void
+        }
+      }
+      const store = new RedisStore(false, false, client)
+      return (key) =>
+        new Promise<void>((resolve, reject) =>
+          store.incr(key, (e) => (e ? reject(e) : resolve()), settings.windowMs, 1_000_000_000),
+        )
+    },
+  },
+]
+
+/** `inFlight` workers, each awaiting its decisions back to back, for `seconds`. */
+async function concurrentRate(
+  decide: (key: string) => Promise<unknown>,
+  keys: string[],
+  seconds: number,
+): Promise<{ rate: number; count: number }> {
+  let count = 0
+  let i = 0
+  const start = performance.now()
+  const end = start + seconds * 1000
+  const worker = async () => {
+    while (performance.now() < end) {
+      await decide(keys[i]!)
+      i = i + 1 === keys.length ? 0 : i + 1
+      count++
+    }
+  }
+  await Promise.all(Array.from({ length: settings.inFlight }, worker))
+  return { rate: (count * 1000) / (performance.now() - start), count }
+}
+
+async function redisBench(url: string): Promise<MicroResults['redis']> {
+  const admin = new Redis(url)
+  const keys = keyList(settings.redisKeys, 'micro:10.')
+  const rates = new Map<string, number[]>()
+  const usec = new Map<string, number[]>()
+  const commands = new Map<string, number[]>()
+  const skipped = new Map<string, string>()
+  for (let round = 0; round < settings.rounds; round++) {
+    const order = round % 2 ? [...REDIS].reverse() : REDIS
+    for (const r of order) {
+      if (skipped.has(r.name)) continue
+      const client = new Redis(url)
+      try {
+        let decide: (key: string) => Promise<unknown>
+        try {
+          decide = await r.factory(client)
+          await decide(keys[0]!)
+        } catch (error) {
+          skipped.set(r.name, (error as Error).message.split('\n')[0]!)
+          console.log(`  skip ${r.name}: ${skipped.get(r.name)}`)
+          continue
+        }
+        await concurrentRate(decide, keys, Math.min(0.5, settings.seconds))
+        const counts = countCommands(client)
+        await admin.config('RESETSTAT')
+        const { rate: measured, count } = await concurrentRate(decide, keys, settings.seconds)
+        const stats = parseCommandStats(await admin.info('commandstats'))
+        let topUsec = 0
+        let topCalls = 0
+        for (const name of Object.keys(counts)) {
+          const stat = stats[name]
+          if (stat && !HARNESS_COMMANDS.has(name)) {
+            topUsec += stat.usec
+            topCalls += stat.calls
+          }
+        }
+        const sent = Object.values(counts).reduce((a, b) => a + b, 0)
+        rates.set(r.name, [...(rates.get(r.name) ?? []), measured])
+        usec.set(r.name, [...(usec.get(r.name) ?? []), topCalls ? topUsec / topCalls : Number.NaN])
+        commands.set(r.name, [...(commands.get(r.name) ?? []), sent / count])
+        console.log(
+          `  [r${round + 1}] ${r.name.padEnd(50)} ${Math.round(measured).toLocaleString('en-US').padStart(9)}/s  ${(sent / count).toFixed(3)} cmd/decision  ${(topUsec / topCalls).toFixed(2)} µs/call`,
+        )
+      } finally {
+        client.disconnect()
+      }
+    }
+  }
+  await admin.quit()
+  const floor = median(rates.get(REDIS[0]!.name) ?? [])
+  return REDIS.map((r) =>
+    skipped.has(r.name)
+      ? {
+          name: r.name,
+          decisionsPerSec: undefined,
+          ratioToFloor: undefined,
+          redisUsecPerCall: undefined,
+          commandsPerDecision: undefined,
+          skipped: skipped.get(r.name)!,
+        }
+      : {
+          name: r.name,
+          decisionsPerSec: median(rates.get(r.name)!),
+          ratioToFloor: median(rates.get(r.name)!) / floor,
+          redisUsecPerCall: median(usec.get(r.name)!),
+          commandsPerDecision: median(commands.get(r.name)!),
+        },
+  )
+}
+
+async function main(): Promise<void> {
+  const redis = await startRedis()
+  const machine = machineInfo(redis.version)
+  console.log(`machine: ${describeMachine(machine)}`)
+  console.log(
+    `memory limiters: ${settings.rounds} round(s) × ${settings.seconds}s, 1 key and ${settings.manyKeys.toLocaleString('en-US')} keys`,
+  )
+  let memory: MicroResults['memory']
+  let redisRows: MicroResults['redis']
+  try {
+    memory = await memoryBench()
+    console.log(
+      `Redis: ${settings.inFlight} in flight, ${settings.rounds} round(s) × ${settings.seconds}s`,
+    )
+    redisRows = await redisBench(redis.url)
+  } finally {
+    await redis.stop()
+  }
+  const results: MicroResults = {
+    kind: 'micro',
+    machine,
+    settings: { ...settings, quick },
+    memory,
+    redis: redisRows,
+  }
+  mkdirSync(resultsDir, { recursive: true })
+  writeFileSync(join(resultsDir, 'micro.json'), `${JSON.stringify(results, null, 2)}\n`)
+  console.log(`\nwrote ${join(resultsDir, 'micro.json')}, ${writeReports(resultsDir).join(', ')}`)
+}
+
+const heapIndex = process.argv.indexOf('--heap')
+if (heapIndex >= 0) {
+  await heapChild(process.argv[heapIndex + 1]!)
+} else {
+  await main()
+}

@@ -1,0 +1,294 @@
+/**
+ * Turns bench/results/*.json into RESULTS.md and ratio.svg (hand-written SVG, no dependencies).
+ * RESULTS.md shows the full run (latest.json) when there is one, else the quick run (quick.json),
+ * next to micro.json when present.
+ */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { describeMachine } from './machine.js'
+import type { BenchResults, MicroResults, ScenarioSummary } from './results.js'
+
+function readJson<T>(path: string): T | undefined {
+  return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as T) : undefined
+}
+
+const num = (n: number | undefined | null, digits = 0): string =>
+  n === undefined || n === null || !Number.isFinite(n)
+    ? '–'
+    : n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits })
+
+/** The ratio targets of issue 5, item 4 (numerator / denominator ≥ min, same scenario). */
+const TARGETS: { what: string; a: string; b: string | string[]; min: number }[] = [
+  {
+    what: 'Fastify tollgate Redis vs @fastify/rate-limit Redis',
+    a: 'fastify/tollgate-redis/fixedWindow',
+    b: 'fastify/@fastify/rate-limit-redis',
+    min: 1.25,
+  },
+  {
+    what: 'Express tollgate Redis vs express-rate-limit + rate-limit-redis',
+    a: 'express/tollgate-redis/fixedWindow',
+    b: 'express/express-rate-limit-redis',
+    min: 1.15,
+  },
+  {
+    what: 'Express tollgate Redis vs rate-limiter-flexible Redis',
+    a: 'express/tollgate-redis/fixedWindow',
+    b: 'express/rate-limiter-flexible-redis',
+    min: 1.05,
+  },
+  {
+    what: 'Express tollgate memory vs best Express memory peer',
+    a: 'express/tollgate-memory/fixedWindow',
+    b: ['express/express-rate-limit-memory', 'express/rate-limiter-flexible-memory'],
+    min: 1.15,
+  },
+  {
+    what: 'Fastify tollgate memory vs @fastify/rate-limit local',
+    a: 'fastify/tollgate-memory/fixedWindow',
+    b: 'fastify/@fastify/rate-limit-memory',
+    min: 1.15,
+  },
+]
+
+function targetRows(http: BenchResults): string[] {
+  const rows: string[] = []
+  for (const scenario of http.settings.scenarios as string[]) {
+    const find = (id: string) =>
+      http.summaries.find((s) => s.contender === id && s.scenario === scenario)
+    for (const t of TARGETS) {
+      const a = find(t.a)
+      const peers = (Array.isArray(t.b) ? t.b : [t.b]).map(find).filter((s) => s !== undefined)
+      const best = peers.sort((x, y) => y.reqPerSec - x.reqPerSec)[0]
+      if (!a || !best) {
+        rows.push(`| ${scenario} | ${t.what} | ≥ ${t.min} | – | not measured |`)
+        continue
+      }
+      const ratio = a.reqPerSec / best.reqPerSec
+      rows.push(
+        `| ${scenario} | ${t.what}${Array.isArray(t.b) ? ` (${best.label})` : ''} | ≥ ${t.min} | ${num(ratio, 2)} | ${ratio >= t.min ? 'met' : 'NOT met'} |`,
+      )
+    }
+    if (scenario === 'flood') {
+      for (const framework of ['express', 'fastify']) {
+        const a = find(`${framework}/tollgate-redis/fixedWindow`)
+        const frl = find('fastify/@fastify/rate-limit-redis')
+        if (a?.redisCommandsPerRequest !== undefined) {
+          rows.push(
+            `| flood | ${framework} tollgate Redis commands per denied request | ≤ 0.01 | ${num(a.redisCommandsPerRequest, 4)} | ${a.redisCommandsPerRequest <= 0.01 ? 'met' : 'NOT met'} |`,
+          )
+        }
+        if (a && frl) {
+          const ratio = a.reqPerSec / frl.reqPerSec
+          rows.push(
+            `| flood | ${framework} tollgate Redis vs @fastify/rate-limit Redis | ≥ 1.5 | ${num(ratio, 2)} | ${ratio >= 1.5 ? 'met' : 'NOT met'} |`,
+          )
+        }
+      }
+    }
+  }
+  return rows
+}
+
+function scenarioTable(rows: ScenarioSummary[]): string[] {
+  const out = [
+    '| contender | req/s | × bare | p50 ms | p99 ms | 2xx | 429 | other | CPU µs/req | Redis cmd/req | Redis µs/call | limited? |',
+    '|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|',
+  ]
+  for (const s of rows) {
+    out.push(
+      `| ${s.label} | ${num(s.reqPerSec)} | ${num(s.ratioToBare, 2)} | ${num(s.p50)} | ${num(s.p99)} | ${s.status2xx} | ${s.status429} | ${s.statusOther} | ${num(s.cpuUsPerRequest, 1)} | ${num(s.redisCommandsPerRequest, 3)} | ${num(s.redisUsecPerCall, 2)} | ${s.limited ? `${s.limited.ok ? 'yes' : '**NO**'}: ${s.limited.note}` : '–'} |`,
+    )
+  }
+  return out
+}
+
+function httpSection(http: BenchResults, source: string): string[] {
+  const st = http.settings
+  const out = [
+    `## HTTP (\`pnpm bench\`${st.quick ? ', BENCH_QUICK=1: a smoke run, not a measurement' : ''})`,
+    '',
+    `Source: \`${source}\`. Machine: ${describeMachine(http.machine)}; run ${http.machine.date}.`,
+    `${st.rounds} interleaved round(s) per scenario, ${st.warmup}s warm-up + ${st.seconds}s measured per run, ` +
+      `${st.connections} connections (autocannon), medians over rounds. Limits: \`single\` and \`multi\` ` +
+      `${num(st.hugeLimit as number)} per ${num((st.windowMs as number) / 1000)}s (never reached), \`flood\` ` +
+      `${st.floodLimit} per ${num((st.windowMs as number) / 1000)}s; \`multi\` rotates ${num(st.clients as number)} X-Forwarded-For addresses.`,
+    '',
+    '![ratio to bare](ratio.svg)',
+    '',
+  ]
+  for (const scenario of st.scenarios as string[]) {
+    const rows = http.summaries.filter((s) => s.scenario === scenario)
+    if (rows.length === 0) continue
+    out.push(`### ${scenario}`, '', ...scenarioTable(rows), '')
+  }
+  if (http.checks.length) {
+    out.push(
+      '### Exactness check (`multi`)',
+      '',
+      `Limit 1 per client and hour; ${num(http.checks[0]!.clients)} clients (X-Forwarded-For) send one request each, then a second one each. An exact limiter allows every first and denies every second request.`,
+      '',
+      '| contender | pass 1 allowed | pass 2 denied | pass 2 allowed again | verdict |',
+      '|---|--:|--:|--:|---|',
+    )
+    for (const c of http.checks) {
+      const label = http.contenders.find((x) => x.id === c.contender)?.label ?? c.contender
+      out.push(
+        `| ${label} | ${c.firstPass.status2xx} | ${c.secondPass.status429} | ${c.secondPass.status2xx} | ${c.exact ? 'exact' : `**not exact**: counted ${c.countedClients} of ${c.clients} clients`} |`,
+      )
+    }
+    out.push('')
+  }
+  out.push(
+    '### Targets (issue 5, item 4)',
+    '',
+    '| scenario | target | goal | measured | |',
+    '|---|---|--:|--:|---|',
+    ...targetRows(http),
+    '',
+  )
+  const skipped = Object.entries(http.skipped)
+  if (skipped.length) {
+    out.push('### Skipped contenders', '', ...skipped.map(([id, why]) => `- \`${id}\`: ${why}`), '')
+  }
+  out.push('### Headers each contender sends', '')
+  for (const c of http.contenders) out.push(`- ${c.label}: ${c.headers}`)
+  out.push('')
+  return out
+}
+
+function microSection(micro: MicroResults): string[] {
+  const st = micro.settings
+  const out = [
+    '## In-process (`pnpm bench:micro`)',
+    '',
+    `Machine: ${describeMachine(micro.machine)}; run ${micro.machine.date}. ${st.rounds} round(s) of ${st.seconds}s per figure, medians.`,
+    '',
+    `### Memory limiters (decisions/s, one caller awaiting each decision)`,
+    '',
+    `| limiter | 1 key | ${num(st.manyKeys as number)} keys | heap bytes per key (${num(st.heapKeys as number)} keys) | exact over ${num(st.manyKeys as number)} keys |`,
+    '|---|--:|--:|--:|---|',
+  ]
+  for (const m of micro.memory) {
+    out.push(
+      m.skipped
+        ? `| ${m.name} | skipped: ${m.skipped} | | | |`
+        : `| ${m.name} | ${num(m.oneKey)} | ${num(m.manyKeys)} | ${num(m.heapBytesPerKey)} | ${m.exact ?? '–'} |`,
+    )
+  }
+  out.push(
+    '',
+    `### Redis (decisions/s with ${st.inFlight} in flight, one ioredis client)`,
+    '',
+    '| limiter | decisions/s | × floor | Redis cmd/decision | Redis µs/call |',
+    '|---|--:|--:|--:|--:|',
+  )
+  for (const r of micro.redis) {
+    out.push(
+      r.skipped
+        ? `| ${r.name} | skipped: ${r.skipped} | | | |`
+        : `| ${r.name} | ${num(r.decisionsPerSec)} | ${num(r.ratioToFloor, 2)} | ${num(r.commandsPerDecision, 3)} | ${num(r.redisUsecPerCall, 2)} |`,
+    )
+  }
+  out.push('')
+  return out
+}
+
+const COLORS: Record<string, string> = {
+  tollgate: '#2b6cb0',
+  'express-rate-limit': '#c05621',
+  'rate-limiter-flexible': '#2f855a',
+  '@fastify/rate-limit': '#6b46c1',
+  bare: '#718096',
+}
+
+const escapeXml = (s: string) =>
+  s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
+
+/** Horizontal bars: req/s ratio to the bare framework, one panel per scenario. */
+export function ratioSvg(http: BenchResults): string {
+  const barHeight = 16
+  const gap = 4
+  const labelWidth = 330
+  const chartWidth = 460
+  const width = labelWidth + chartWidth + 70
+  const scenarios = (http.settings.scenarios as string[]).filter((s) =>
+    http.summaries.some((x) => x.scenario === s),
+  )
+  const maxRatio = Math.max(
+    1.1,
+    ...http.summaries.map((s) => (Number.isFinite(s.ratioToBare) ? s.ratioToBare : 0)),
+  )
+  const x = (ratio: number) => labelWidth + (ratio / maxRatio) * chartWidth
+  const parts: string[] = []
+  let y = 58
+  for (const scenario of scenarios) {
+    const rows = http.summaries.filter((s) => s.scenario === scenario)
+    parts.push(
+      `<text x="10" y="${y + 12}" font-weight="bold" font-size="14">${escapeXml(scenario)}</text>`,
+    )
+    y += 22
+    const top = y
+    for (const s of rows) {
+      const library =
+        http.contenders.find((c) => c.id === s.contender)?.library ?? s.contender.split('/')[1]!
+      const ratio = Number.isFinite(s.ratioToBare) ? s.ratioToBare : 0
+      parts.push(
+        `<text x="${labelWidth - 8}" y="${y + 12}" text-anchor="end" font-size="12">${escapeXml(s.label)}</text>`,
+        `<rect x="${labelWidth}" y="${y}" width="${Math.max(0, x(ratio) - labelWidth).toFixed(1)}" height="${barHeight}" fill="${COLORS[library] ?? '#999'}"/>`,
+        `<text x="${(x(ratio) + 4).toFixed(1)}" y="${y + 12}" font-size="11">${ratio.toFixed(2)}</text>`,
+      )
+      y += barHeight + gap
+    }
+    parts.push(
+      `<line x1="${x(1).toFixed(1)}" y1="${top - 4}" x2="${x(1).toFixed(1)}" y2="${y}" stroke="#000" stroke-dasharray="3,3"/>`,
+    )
+    y += 14
+  }
+  const legend = Object.entries(COLORS)
+    .map(
+      ([name, color], i) =>
+        `<rect x="${10 + i * 170}" y="${y}" width="12" height="12" fill="${color}"/><text x="${26 + i * 170}" y="${y + 11}" font-size="12">${escapeXml(name)}</text>`,
+    )
+    .join('')
+  y += 24
+  const m = http.machine
+  const header = [
+    `<text x="10" y="20" font-size="16" font-weight="bold">req/s relative to the bare framework (same scenario and round, median of ${http.settings.rounds})${http.settings.quick ? ' — QUICK smoke run' : ''}</text>`,
+    `<text x="10" y="40" font-size="12">${escapeXml(describeMachine(m))}; ${escapeXml(m.date)}</text>`,
+  ]
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${y}" viewBox="0 0 ${width} ${y}" font-family="sans-serif">`,
+    `<rect width="100%" height="100%" fill="#fff"/>`,
+    ...header,
+    ...parts,
+    legend,
+    '</svg>',
+    '',
+  ].join('\n')
+}
+
+/** Writes RESULTS.md and ratio.svg; returns the paths written. */
+export function writeReports(dir: string, _justWritten?: string): string[] {
+  const latest = readJson<BenchResults>(join(dir, 'latest.json'))
+  const quick = readJson<BenchResults>(join(dir, 'quick.json'))
+  const micro = readJson<MicroResults>(join(dir, 'micro.json'))
+  const http = latest ?? quick
+  const source = latest ? 'bench/results/latest.json' : 'bench/results/quick.json'
+  const written: string[] = []
+  const md = [
+    '# tollgate benchmark results',
+    '',
+    'Generated by `pnpm bench` / `pnpm bench:micro` (see bench/README.md for what each column means).',
+    '',
+  ]
+  if (http) {
+    md.push(...httpSection(http, source))
+    writeFileSync(join(dir, 'ratio.svg'), ratioSvg(http))
+    written.push(join(dir, 'ratio.svg'))
+  }
+  if (micro) md.push(...microSection(micro))
+  writeFileSync(join(dir, 'RESULTS.md'), `${md.join('\n')}\n`)
+  written.push(join(dir, 'RESULTS.md'))
+  return written
+}

@@ -1,0 +1,103 @@
+/** Shapes of bench/results/*.json. */
+import type { LoadResult } from './load.js'
+import type { MachineInfo } from './machine.js'
+import type { Contender, ServerStats } from './protocol.js'
+
+export interface RunRecord {
+  contender: string
+  scenario: string
+  round: number
+  /** Position in this round's order (0-based). */
+  position: number
+  /** Fork to `ready`, ms. */
+  startupMs: number
+  startedAt: number
+  endedAt: number
+  warmup: LoadResult
+  measured: LoadResult
+  /** Server process CPU (user + system) over the measured run ÷ requests answered, µs. */
+  cpuUsPerRequest: number
+  server: ServerStats
+  redis?: {
+    /** Commands the server's client sent ÷ requests. */
+    commandsPerRequest: number
+    /** Redis server time of the top-level commands ÷ requests, µs. */
+    usecPerRequest: number
+    /** Redis server time ÷ top-level calls, µs. */
+    usecPerCall: number
+    sent: Record<string, number>
+    /** From INFO commandstats: every command Redis ran, scripts' inner calls included. */
+    perCommand: Record<string, { callsPerRequest: number; usecPerCall: number }>
+  }
+}
+
+export interface ScenarioSummary {
+  contender: string
+  label: string
+  framework: string
+  scenario: string
+  rounds: number
+  reqPerSec: number
+  reqPerSecPerRound: number[]
+  ratioToBare: number
+  p50: number
+  p99: number
+  status2xx: number
+  status429: number
+  statusOther: number
+  cpuUsPerRequest: number
+  redisCommandsPerRequest: number | undefined
+  redisUsecPerCall: number | undefined
+  redisUsecPerRequest: number | undefined
+  redisSent: Record<string, number> | undefined
+  limited: { ok: boolean; note: string } | undefined
+}
+
+export interface CheckResult {
+  contender: string
+  clients: number
+  firstPass: { status2xx: number; status429: number; statusOther: number }
+  secondPass: { status2xx: number; status429: number; statusOther: number }
+  exact: boolean
+  /** Clients whose second request was denied. */
+  countedClients: number
+}
+
+export interface BenchResults {
+  kind: 'http'
+  machine: MachineInfo
+  settings: Record<string, unknown>
+  contenders: (Contender & { headers: string })[]
+  skipped: Record<string, string>
+  summaries: ScenarioSummary[]
+  checks: CheckResult[]
+  runs: RunRecord[]
+}
+
+export interface MicroResult {
+  name: string
+  library: string
+  [metric: string]: unknown
+}
+
+export interface MicroResults {
+  kind: 'micro'
+  machine: MachineInfo
+  settings: Record<string, unknown>
+  memory: {
+    name: string
+    oneKey: number | undefined
+    manyKeys: number | undefined
+    heapBytesPerKey: number | undefined
+    exact: string | undefined
+    skipped?: string
+  }[]
+  redis: {
+    name: string
+    decisionsPerSec: number | undefined
+    ratioToFloor: number | undefined
+    redisUsecPerCall: number | undefined
+    commandsPerDecision: number | undefined
+    skipped?: string
+  }[]
+}

@@ -1,0 +1,109 @@
+/**
+ * The part every contender server shares: read the config, build the app, listen on an
+ * ephemeral loopback port, and answer the harness's `start` / `stop` with CPU time and the Redis
+ * commands this process sent in between.
+ */
+import type { Server } from 'node:http'
+import type { Redis as RedisClient } from 'ioredis'
+import type { ChildMessage, ParentMessage, ServerConfig } from '../protocol.js'
+
+export function readConfig(): ServerConfig {
+  const raw = process.env.BENCH_SERVER_CONFIG
+  if (!raw) throw new Error('BENCH_SERVER_CONFIG is not set: servers are started by src/run.ts')
+  return JSON.parse(raw) as ServerConfig
+}
+
+export function send(message: ChildMessage): void {
+  process.send?.(message)
+}
+
+/** Commands sent by the counted client since the last `start`, by lower-case name. */
+const commandCounts: Record<string, number> = Object.create(null)
+
+/**
+ * One ioredis client, as the peers' READMEs create it, connected before the server listens.
+ * Its `sendCommand` is wrapped to count commands: a counter per call, the same small cost for every
+ * Redis contender, and the only way to tell commands a client sent from commands a Lua script ran
+ * (Redis's INFO commandstats counts both).
+ */
+export async function connectRedis(url: string): Promise<RedisClient> {
+  const { Redis } = await import('ioredis')
+  const client = new Redis(url)
+  const original = client.sendCommand.bind(client)
+  client.sendCommand = ((command: { name: string }, stream?: unknown) => {
+    const name = command.name.toLowerCase()
+    commandCounts[name] = (commandCounts[name] ?? 0) + 1
+    return (original as (c: unknown, s?: unknown) => unknown)(command, stream)
+  }) as typeof client.sendCommand
+  await new Promise<void>((resolve, reject) => {
+    client.once('ready', resolve)
+    client.once('error', reject)
+  })
+  return client
+}
+
+/** Marks a contender as not runnable here (a missing package) and exits. */
+export function skip(reason: string): never {
+  send({ type: 'skip', reason })
+  process.exit(0)
+}
+
+/** Imports a module, turning a failure (not built, not landed) into a clean skip. */
+export async function importOrSkip<T>(specifier: string): Promise<T> {
+  try {
+    return (await import(specifier)) as T
+  } catch (error) {
+    skip(`cannot import ${specifier}: ${(error as Error).message.split('\n')[0]}`)
+  }
+}
+
+export function serve(server: Server | { port: number }): void {
+  const port =
+    'port' in server
+      ? server.port
+      : (() => {
+          const address = (server as Server).address()
+          return typeof address === 'object' && address ? address.port : 0
+        })()
+  let cpuStart = process.cpuUsage()
+  process.on('message', (message: ParentMessage) => {
+    if (message.type === 'start') {
+      for (const name of Object.keys(commandCounts)) delete commandCounts[name]
+      cpuStart = process.cpuUsage()
+      send({ type: 'started' })
+    } else if (message.type === 'stop') {
+      const cpu = process.cpuUsage(cpuStart)
+      const memory = process.memoryUsage()
+      send({
+        type: 'stats',
+        stats: {
+          cpuUserUs: cpu.user,
+          cpuSystemUs: cpu.system,
+          redisCommands: { ...commandCounts },
+          heapUsedBytes: memory.heapUsed,
+          rssBytes: memory.rss,
+        },
+      })
+    }
+  })
+  // The harness going away (or closing the channel) ends the server.
+  process.on('disconnect', () => process.exit(0))
+  send({ type: 'ready', port })
+}
+
+export function tollgateAlgorithm(core: Record<string, unknown>, config: ServerConfig): unknown {
+  const name = config.contender.algorithm ?? 'fixedWindow'
+  const factory = core[name] as ((options: Record<string, number>) => unknown) | undefined
+  if (typeof factory !== 'function') skip(`@tollgate/core has no export ${name}`)
+  // A token bucket of `limit` tokens refilled fully once per window admits the same steady rate.
+  return name === 'tokenBucket'
+    ? factory({
+        capacity: config.limit,
+        refillRate: config.limit,
+        refillIntervalMs: config.windowMs,
+      })
+    : factory({ limit: config.limit, windowMs: config.windowMs })
+}
+
+/** The header mode every limited contender uses: legacy X-RateLimit-* (the one all peers share). */
+export const TOLLGATE_HEADERS = { standard: false, legacy: true } as const
