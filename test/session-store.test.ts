@@ -95,13 +95,17 @@ describe('RedisSessionStore contract', () => {
     await store.set('throws', sessionWith(60_000))
     // The thrown error must reach the process as the caller's own exception; vitest's listeners
     // would count it as a failure, so they step aside for this one error.
-    const events = ['uncaughtException', 'unhandledRejection'] as const
-    const saved = events.map((event) => [event, process.listeners(event)] as const)
-    for (const event of events) process.removeAllListeners(event)
+    const saved = {
+      uncaughtException: process.listeners('uncaughtException'),
+      unhandledRejection: process.listeners('unhandledRejection'),
+    }
+    process.removeAllListeners('uncaughtException')
+    process.removeAllListeners('unhandledRejection')
     let calls = 0
     try {
       const surfaced = new Promise<unknown>((resolve) => {
-        for (const event of events) process.once(event, resolve)
+        process.once('uncaughtException', resolve)
+        process.once('unhandledRejection', resolve)
       })
       store.get('throws', () => {
         calls++
@@ -111,11 +115,10 @@ describe('RedisSessionStore contract', () => {
       // One more store round trip: a second (error) call would have been queued before it ends.
       await store.get('throws')
     } finally {
-      for (const event of events) process.removeAllListeners(event)
-      for (const [event, listeners] of saved) {
-        for (const listener of listeners)
-          process.on(event, listener as (...args: unknown[]) => void)
-      }
+      process.removeAllListeners('uncaughtException')
+      process.removeAllListeners('unhandledRejection')
+      for (const listener of saved.uncaughtException) process.on('uncaughtException', listener)
+      for (const listener of saved.unhandledRejection) process.on('unhandledRejection', listener)
     }
     expect(calls).toBe(1)
   })
