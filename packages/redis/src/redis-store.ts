@@ -50,10 +50,20 @@ const SCRIPTS: Record<AlgorithmKind, string> = {
   tokenBucket: tokenBucketLua,
 }
 
-/** ioredis command name of a script: namespaced and versioned by the script's own hash. */
+const COMMAND_NAMES = Object.fromEntries(
+  Object.entries(SCRIPTS).map(([kind, lua]) => [
+    kind,
+    `tollgate_${kind}_${createHash('sha1').update(lua).digest('hex').slice(0, 8)}`,
+  ]),
+) as Record<AlgorithmKind, string>
+
+/**
+ * The ioredis command name of an algorithm's script, `tollgate_<kind>_<first 8 hex of its SHA1>`:
+ * namespaced, and versioned by the script text, so two tollgate versions on one client never
+ * share a name for different scripts.
+ */
 export function scriptCommandName(kind: AlgorithmKind): string {
-  const sha = createHash('sha1').update(SCRIPTS[kind]).digest('hex')
-  return `tollgate_${kind}_${sha.slice(0, 8)}`
+  return COMMAND_NAMES[kind]
 }
 
 type ScriptCommand = (this: Redis | Cluster, ...args: Array<string | number>) => Promise<unknown>
