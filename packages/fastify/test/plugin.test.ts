@@ -345,7 +345,7 @@ describe('tollgate plugin', () => {
       const denied = await fetch(base, { headers: { accept: 'application/json' } })
       expect(denied.status).toBe(429)
       expect(denied.headers.get('retry-after')).toMatch(/^\d+$/)
-      expect((await denied.json()).error).toBe('Too Many Requests')
+      expect(((await denied.json()) as { error: string }).error).toBe('Too Many Requests')
     })
   })
 
