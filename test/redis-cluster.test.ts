@@ -33,8 +33,8 @@ beforeAll(async () => {
       redisOptions: { maxRetriesPerRequest: 2, connectTimeout: 5000 },
     },
   )
-  const slots = (await cluster.cluster('SLOTS')) as Array<[number, number, [string, number]]>
-  ranges = slots.map(([from, to, [, port]]) => [from, to, port])
+  const slots = await cluster.cluster('SLOTS')
+  ranges = slots.map(([from, to, ...nodes]) => [from, to, nodes[0]![1]])
 })
 
 afterAll(async () => {
