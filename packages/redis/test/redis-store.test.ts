@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import {
   type Algorithm,
+  createLimiter,
   type Decision,
   fixedWindow,
   slidingLog,
@@ -331,16 +332,25 @@ describe('RedisStore keys and expiry', () => {
     expect(await pttl('ttl-tb', algorithm)).toBeLessThanOrEqual(ttl)
   })
 
-  it('does not create a key for a denial on an untouched key', async () => {
-    // Only a stale state can deny nothing-used; an untouched key is admitted, so check via reset.
+  it("keeps a fixed window key's TTL when a request is denied", async () => {
     const algorithm = fixedWindow({ limit: 1, windowMs: 60_000 })
-    await run(algorithm, 'ttl-deny', [
-      [60_000, 1],
-      [60_001, 1],
-    ])
-    expect(await pttl('ttl-deny', algorithm)).toBeGreaterThan(59_000)
-    await store.reset('ttl-deny', algorithm)
-    expect(await client.exists(stateKey(prefix, 'ttl-deny', 'fixedWindow'))).toBe(0)
+    await run(algorithm, 'ttl-deny', [[60_000, 1]])
+    const before = await pttl('ttl-deny', algorithm)
+    expect(before).toBeGreaterThan(60_000 - 200)
+    const [denied] = await run(algorithm, 'ttl-deny', [[60_001, 1]])
+    expect(denied).toEqual(d(1, false, 0, 59_999, 59_999))
+    expect(await pttl('ttl-deny', algorithm)).toBeLessThanOrEqual(before)
+  })
+
+  it("stores a limiter's key as <prefix>{<limiter prefix><key>}:<suffix>", async () => {
+    const limiter = createLimiter({
+      algorithm: fixedWindow({ limit: 100, windowMs: 60_000 }),
+      store: new RedisStore({ client, prefix }),
+    })
+    expect((await limiter.limit('1.2.3.4')).allowed).toBe(true)
+    expect(await client.exists(`${prefix}{fixedWindow:100:60000:1.2.3.4}:fw`)).toBe(1)
+    await limiter.reset('1.2.3.4')
+    expect(await client.exists(`${prefix}{fixedWindow:100:60000:1.2.3.4}:fw`)).toBe(0)
   })
 
   it('reset() returns every algorithm to the untouched state', async () => {
