@@ -202,14 +202,24 @@ export function createHeaderPolicy(
   })
 }
 
+/** Partition keys of recent keys, cleared when full (a bound, not an LRU: cheap and enough). */
+const PK_CACHE_MAX = 10_000
+const pkCache = new Map<string, string>()
+
 /**
  * The partition key as express-rate-limit computes it: the first 12 hex characters of the
  * SHA-256 of the key, taken as ASCII and written in base64 (16 characters, no padding).
  */
 export function partitionKey(key: string): string {
+  let pk = pkCache.get(key)
+  if (pk !== undefined) return pk
   // The first 6 digest bytes are the first 12 hex characters.
   const hex = createHash('sha256').update(key).digest().toString('hex', 0, 6)
-  return Buffer.from(hex, 'latin1').toString('base64')
+  pk = Buffer.from(hex, 'latin1').toString('base64')
+  // A hash per request costs more than the rest of the headers; active clients repeat their key.
+  if (pkCache.size >= PK_CACHE_MAX) pkCache.clear()
+  pkCache.set(key, pk)
+  return pk
 }
 
 /** `Retry-After` seconds of a denial: `ceil(retryAfterMs / 1000)`, at least 1. */
