@@ -86,13 +86,18 @@ export async function exactnessCheck(options: {
   pool: string[]
   passes: number
   concurrency: number
-}): Promise<{ perPass: { status2xx: number; status429: number; statusOther: number }[] }> {
+}): Promise<{
+  perPass: { status2xx: number; status429: number; statusOther: number }[]
+  /** Up to 10 addresses allowed again after the first pass, for diagnosis. */
+  allowedAgain: string[]
+}> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: options.concurrency })
   const perPass = Array.from({ length: options.passes }, () => ({
     status2xx: 0,
     status429: 0,
     statusOther: 0,
   }))
+  const allowedAgain: string[] = []
   const total = options.pool.length * options.passes
   let index = 0
   const one = (address: string): Promise<number> =>
@@ -116,14 +121,17 @@ export async function exactnessCheck(options: {
     while (index < total) {
       const i = index++
       const pass = Math.floor(i / options.pool.length)
-      const status = await one(options.pool[i % options.pool.length]!)
+      const address = options.pool[i % options.pool.length]!
+      const status = await one(address)
       const bucket = perPass[pass]!
-      if (status >= 200 && status < 300) bucket.status2xx++
-      else if (status === 429) bucket.status429++
+      if (status >= 200 && status < 300) {
+        bucket.status2xx++
+        if (pass > 0 && allowedAgain.length < 10) allowedAgain.push(address)
+      } else if (status === 429) bucket.status429++
       else bucket.statusOther++
     }
   }
   await Promise.all(Array.from({ length: options.concurrency }, worker))
   agent.destroy()
-  return { perPass }
+  return { perPass, allowedAgain }
 }

@@ -61,6 +61,8 @@ export interface CheckResult {
   exact: boolean
   /** Clients whose second request was denied. */
   countedClients: number
+  /** Up to 10 addresses allowed again in the second pass. */
+  allowedAgain: string[]
 }
 
 export interface BenchResults {

@@ -53,8 +53,8 @@ export function readSettings(): Settings {
   const quick = process.env.BENCH_QUICK === '1'
   return {
     quick,
-    seconds: number('BENCH_SECONDS', quick ? 1 : 4),
-    warmup: number('BENCH_WARMUP', quick ? 0.5 : 1),
+    seconds: number('BENCH_SECONDS', quick ? 1 : 3),
+    warmup: number('BENCH_WARMUP', quick ? 0.3 : 1),
     rounds: Math.round(number('BENCH_ROUNDS', quick ? 1 : 3)),
     connections: Math.round(number('BENCH_CONNECTIONS', 50)),
     clients: Math.round(number('BENCH_CLIENTS', 10_000)),
