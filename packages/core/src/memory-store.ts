@@ -256,14 +256,17 @@ export class MemoryStore implements Store {
         const allowed = units >= need
         if (allowed) units -= need
         const resetMs = Math.ceil((full - units) / R)
-        if (units < full) {
+        if (allowed) {
+          // units < full here: an admitted request always takes at least one token's units.
           slot ??= this.allocate(key, now)
           this.a[slot] = units
           this.b[slot] = now
           this.setExp(slot, now + resetMs)
           this.touch(slot)
         } else if (slot !== undefined) {
-          this.release(slot)
+          // A denial writes nothing (as the Lua script): the stored state refills to the same
+          // balance later, and a clock that stepped back cannot re-grant refill already counted.
+          this.touch(slot)
         }
         return {
           allowed,
