@@ -210,6 +210,16 @@ describe('tollgate plugin', () => {
       )
     })
 
+    it('counts a request once when the plugin is registered twice', async () => {
+      const app = Fastify()
+      apps.push(app)
+      await app.register(tollgate, { algorithm: five })
+      await app.register(tollgate, { algorithm: five })
+      app.get('/', async (request) => ({ remaining: request.rateLimit?.remaining }))
+      expect((await app.inject('/')).json()).toEqual({ remaining: 4 })
+      expect((await app.inject('/')).json()).toEqual({ remaining: 3 })
+    })
+
     it('counts a HEAD request once, on the counter of its GET route', async () => {
       const app = await appWith({ algorithm: five }, (a) => {
         a.get(
