@@ -71,8 +71,33 @@ function canonical(h: readonly number[]): string {
  */
 export function ipKey(ip: string | undefined): string {
   if (ip === undefined || ip === '') return UNKNOWN_IP_KEY
+  // IPv4, and anything else without a colon, is its own key.
+  if (!ip.includes(':')) return ip
+  // Fast path for what a dual-stack server reports for every IPv4 client.
+  if (
+    ip.length > 7 &&
+    ip.charCodeAt(0) === 0x3a &&
+    (ip.startsWith('::ffff:') || ip.startsWith('::FFFF:'))
+  ) {
+    const v4 = ip.slice(7)
+    if (isIP(v4) === 4) return v4
+  }
+  const cached = v6Cache.get(ip)
+  if (cached !== undefined) return cached
   const family = isIP(ip)
   if (family !== 6) return ip
+  const key = ipv6Key(ip)
+  // Parsing IPv6 costs microseconds; active clients repeat their address.
+  if (v6Cache.size >= V6_CACHE_MAX) v6Cache.clear()
+  v6Cache.set(ip, key)
+  return key
+}
+
+/** Keys of recent IPv6 addresses, cleared when full (a bound, not an LRU). */
+const V6_CACHE_MAX = 10_000
+const v6Cache = new Map<string, string>()
+
+function ipv6Key(ip: string): string {
   let address = ip
   const zone = address.indexOf('%')
   if (zone !== -1) address = address.slice(0, zone)

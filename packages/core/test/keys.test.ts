@@ -31,6 +31,14 @@ describe('ipKey', () => {
     expect(ipKey('2001:db8:1:200::1')).not.toBe(ipKey('2001:db8:1:300::1'))
   })
 
+  it('answers the same for an address seen before, also after many distinct addresses', () => {
+    const first = ipKey('2001:db8:aaaa:bb11::1')
+    for (let i = 0; i < 12_000; i++) ipKey(`2001:db8:${i.toString(16)}::1`)
+    expect(ipKey('2001:db8:aaaa:bb11::1')).toBe(first)
+    expect(first).toBe('2001:db8:aaaa:bb00::/56')
+    expect(ipKey('2001:db8:2ee0::1')).toBe('2001:db8:2ee0::/56')
+  })
+
   it('returns what is not an IP address unchanged', () => {
     expect(ipKey('not-an-ip')).toBe('not-an-ip')
     expect(ipKey('01.2.3.4')).toBe('01.2.3.4')
