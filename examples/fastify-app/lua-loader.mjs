@@ -1,0 +1,33 @@
+// Node module hooks, registered by ./lua-hooks.mjs.
+import { readFile } from 'node:fs/promises'
+
+// The workspace packages' `exports` point at dist/, which exists only after a build; their
+// TypeScript sources are used instead (what the tsconfig `paths` mapping says to tsc).
+const packages = new URL('../../packages/', import.meta.url)
+const entries = {
+  '@tollgate/core': 'core/src/index.ts',
+  '@tollgate/redis': 'redis/src/index.ts',
+  '@tollgate/express': 'express/src/index.ts',
+  '@tollgate/fastify': 'fastify/src/index.ts',
+  '@tollgate/session': 'session/src/index.ts',
+}
+
+export async function resolve(specifier, context, nextResolve) {
+  const entry = entries[specifier]
+  // Passed on to tsx's resolver (not answered here) so that it knows to compile the file.
+  return nextResolve(entry === undefined ? specifier : new URL(entry, packages).href, context)
+}
+
+// @tollgate/redis and @tollgate/session import their Lua scripts as text, which tsup's text
+// loader inlines at build time; this does the same at run time.
+export async function load(url, context, nextLoad) {
+  if (url.endsWith('.lua')) {
+    const text = await readFile(new URL(url), 'utf8')
+    return {
+      format: 'module',
+      source: `export default ${JSON.stringify(text)}`,
+      shortCircuit: true,
+    }
+  }
+  return nextLoad(url, context)
+}
