@@ -54,7 +54,7 @@ describe('parseHttpOptions', () => {
     expect(first).toMatchObject({ allowed: true, remaining: 4 })
   })
 
-  it('passes store, prefix and onStoreError to the limiter it builds', async () => {
+  it('passes store and prefix to the limiter it builds', async () => {
     const store = new MemoryStore()
     const config = parse({ algorithm, store, prefix: 'p:' })
     expect(config.limiter.prefix).toBe('p:')
