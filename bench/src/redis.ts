@@ -67,7 +67,10 @@ export async function startRedis(): Promise<BenchRedis> {
     ],
     { stdio: 'ignore' },
   )
-  child.unref()
+  // Not unref'd: stop() awaits its exit, and an unref'd child would let Node end the process
+  // while that await is pending. A harness that dies anyway takes the server with it.
+  const killOnExit = () => child.kill('SIGKILL')
+  process.once('exit', killOnExit)
   const deadline = Date.now() + 10_000
   while (!(await ping(port))) {
     if (Date.now() > deadline || child.exitCode !== null) {
@@ -81,6 +84,7 @@ export async function startRedis(): Promise<BenchRedis> {
     url: `redis://127.0.0.1:${port}`,
     version,
     async stop() {
+      process.off('exit', killOnExit)
       if (child.exitCode === null && child.signalCode === null) {
         const exited = new Promise((r) => child.once('exit', r))
         child.kill('SIGTERM')
