@@ -1,5 +1,4 @@
-import { inject } from 'vitest'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, inject, it } from 'vitest'
 import { rawCommand } from './support/redis-server.js'
 
 describe('test harness', () => {
