@@ -7,6 +7,9 @@ export {
   parseFailure,
   type ResolvedFailure,
 } from './fail-policy.js'
+export * from './headers.js'
+export * from './http.js'
+export * from './keys.js'
 export {
   algorithmSignature,
   createLimiter,
@@ -17,6 +20,3 @@ export {
 export { MemoryStore, type MemoryStoreOptions } from './memory-store.js'
 export * from './options.js'
 export type { Clock, Store } from './store.js'
-export * from './headers.js'
-export * from './keys.js'
-export * from './http.js'
