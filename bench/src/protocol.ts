@@ -53,6 +53,10 @@ export interface ServerStats {
   cpuSystemUs: number
   /** Commands the server's ioredis client sent between `start` and `stop`, by name. */
   redisCommands: Record<string, number>
+  /** Requests answered with a degraded decision (tollgate's fail policy). */
+  degraded: number
+  /** Failed store calls reported through tollgate's `onStoreError`. */
+  storeErrors: number
   heapUsedBytes: number
   rssBytes: number
 }

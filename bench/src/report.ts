@@ -134,7 +134,7 @@ function httpSection(http: BenchResults, source: string): string[] {
     for (const c of http.checks) {
       const label = http.contenders.find((x) => x.id === c.contender)?.label ?? c.contender
       out.push(
-        `| ${label} | ${c.firstPass.status2xx} | ${c.secondPass.status429} | ${c.secondPass.status2xx} | ${c.exact ? 'exact' : `**not exact**: counted ${c.countedClients} of ${c.clients} clients`} |`,
+        `| ${label} | ${c.firstPass.status2xx} | ${c.secondPass.status429} | ${c.secondPass.status2xx} | ${c.exact ? 'exact' : `**not exact**: counted ${c.countedClients} of ${c.clients} clients`}${c.degraded || c.storeErrors ? ` (${c.degraded} degraded answers, ${c.storeErrors} failed store calls)` : ''} |`,
       )
     }
     out.push('')

@@ -45,6 +45,10 @@ export interface ScenarioSummary {
   status2xx: number
   status429: number
   statusOther: number
+  /** Measured requests answered by tollgate's fail policy, summed over rounds. */
+  degraded: number
+  /** Failed store calls (tollgate's onStoreError), summed over rounds. */
+  storeErrors: number
   cpuUsPerRequest: number
   redisCommandsPerRequest: number | undefined
   redisUsecPerCall: number | undefined
@@ -63,6 +67,9 @@ export interface CheckResult {
   countedClients: number
   /** Up to 10 addresses allowed again in the second pass. */
   allowedAgain: string[]
+  /** Requests answered by tollgate's fail policy during the check; failed store calls. */
+  degraded: number
+  storeErrors: number
 }
 
 export interface BenchResults {

@@ -342,12 +342,16 @@ async function main(): Promise<void> {
         continue
       }
       try {
+        await server.request({ type: 'start' }, 'started')
         const { perPass, allowedAgain } = await exactnessCheck({
           port: server.port,
           pool: checkPool,
           passes: 2,
           concurrency: settings.connections,
         })
+        const { stats } = (await server.request({ type: 'stop' }, 'stats')) as {
+          stats: ServerStats
+        }
         const [first, second] = perPass as [(typeof perPass)[0], (typeof perPass)[0]]
         const clients = settings.checkClients
         const exact =
@@ -360,10 +364,12 @@ async function main(): Promise<void> {
           exact,
           countedClients: second.status429,
           allowedAgain,
+          degraded: stats.degraded,
+          storeErrors: stats.storeErrors,
         }
         checks.push(check)
         console.log(
-          `  ${contender.label.padEnd(44)} pass 1: ${first.status2xx} allowed; pass 2: ${second.status429} denied, ${second.status2xx} allowed again -> ${exact ? 'exact' : `NOT EXACT (counted ${second.status429} of ${clients} clients; allowed again e.g. ${allowedAgain.slice(0, 3).join(', ')})`}`,
+          `  ${contender.label.padEnd(44)} pass 1: ${first.status2xx} allowed; pass 2: ${second.status429} denied, ${second.status2xx} allowed again -> ${exact ? 'exact' : `NOT EXACT (counted ${second.status429} of ${clients} clients; allowed again e.g. ${allowedAgain.slice(0, 3).join(', ')})`}${stats.degraded || stats.storeErrors ? `; DEGRADED ${stats.degraded}, store errors ${stats.storeErrors}` : ''}`,
         )
       } finally {
         await server.stop()
@@ -419,7 +425,7 @@ function progressLine(
     `[${scenario} r${round + 1} ${position + 1}/${count}] ${contender.label.padEnd(44)} ` +
     `${fmt(m.reqPerSec).padStart(7)} req/s  p50 ${m.p50}ms p99 ${m.p99}ms  ` +
     `2xx ${m.status2xx} 429 ${m.status429} other ${m.statusOther + m.errors}  ` +
-    `cpu ${fmt(record.cpuUsPerRequest, 1)}µs/req${redis}  (startup ${record.startupMs}ms, ${((record.endedAt - record.startedAt) / 1000).toFixed(1)}s)`
+    `cpu ${fmt(record.cpuUsPerRequest, 1)}µs/req${redis}${record.server.degraded || record.server.storeErrors ? `  DEGRADED ${record.server.degraded} (store errors ${record.server.storeErrors})` : ''}  (startup ${record.startupMs}ms, ${((record.endedAt - record.startedAt) / 1000).toFixed(1)}s)`
   )
 }
 
@@ -448,8 +454,15 @@ function summarize(contenders: Contender[], records: RunRecord[]): ScenarioSumma
           Math.floor(r.startedAt / settings.windowMs) +
           1,
       )
+      const degraded = sum((r) => r.server.degraded)
+      const storeErrors = sum((r) => r.server.storeErrors)
       let limited: ScenarioSummary['limited']
-      if (flood) {
+      if (degraded > 0 || storeErrors > 0) {
+        limited = {
+          ok: false,
+          note: `${degraded} requests answered by the fail policy (degraded), ${storeErrors} failed store calls (slower than failure.timeoutMs, or errors)`,
+        }
+      } else if (flood) {
         const ok = allowedPerRun.every(
           (allowed, i) => allowed >= FLOOD_LIMIT && allowed <= FLOOD_LIMIT * windowsSpanned[i]!,
         )
@@ -481,6 +494,8 @@ function summarize(contenders: Contender[], records: RunRecord[]): ScenarioSumma
         status2xx: sum((r) => r.measured.status2xx),
         status429: sum((r) => r.measured.status429),
         statusOther: sum((r) => r.measured.statusOther + r.measured.errors + r.measured.timeouts),
+        degraded,
+        storeErrors,
         cpuUsPerRequest: median(runs.map((r) => r.cpuUsPerRequest)),
         redisCommandsPerRequest:
           contender.store === 'redis'

@@ -17,6 +17,19 @@ export function send(message: ChildMessage): void {
   process.send?.(message)
 }
 
+/**
+ * Responses answered by a degraded decision (tollgate's fail policy answered because the store
+ * failed, timed out or the breaker was open) and failed store calls (tollgate's `onStoreError`),
+ * since the last `start`. The peers turn store errors into 5xx, which the load generator counts.
+ */
+export const failures = { degraded: 0, storeErrors: 0 }
+
+/** Counts a request whose `rateLimit` decision is degraded; the same check in every handler. */
+export function noteDecision(request: { rateLimit?: unknown }): void {
+  if ((request.rateLimit as { degraded?: boolean } | null | undefined)?.degraded)
+    failures.degraded++
+}
+
 /** Commands sent by the counted client since the last `start`, by lower-case name. */
 const commandCounts: Record<string, number> = Object.create(null)
 
@@ -69,6 +82,8 @@ export function serve(server: Server | { port: number }): void {
   process.on('message', (message: ParentMessage) => {
     if (message.type === 'start') {
       for (const name of Object.keys(commandCounts)) delete commandCounts[name]
+      failures.degraded = 0
+      failures.storeErrors = 0
       cpuStart = process.cpuUsage()
       send({ type: 'started' })
     } else if (message.type === 'stop') {
@@ -80,6 +95,8 @@ export function serve(server: Server | { port: number }): void {
           cpuUserUs: cpu.user,
           cpuSystemUs: cpu.system,
           redisCommands: { ...commandCounts },
+          degraded: failures.degraded,
+          storeErrors: failures.storeErrors,
           heapUsedBytes: memory.heapUsed,
           rssBytes: memory.rss,
         },
@@ -105,5 +122,14 @@ export function tollgateAlgorithm(core: Record<string, unknown>, config: ServerC
     : factory({ limit: config.limit, windowMs: config.windowMs })
 }
 
-/** The header mode every limited contender uses: legacy X-RateLimit-* (the one all peers share). */
-export const TOLLGATE_HEADERS = { standard: false, legacy: true } as const
+/**
+ * Options every tollgate contender shares: the header mode every limited contender uses (legacy
+ * X-RateLimit-*, the one all peers share) and a failure counter. The fail policy stays at its
+ * defaults (open, 100 ms timeout, breaker) as a user would have it.
+ */
+export const TOLLGATE_OPTIONS = {
+  headers: { standard: false, legacy: true },
+  onStoreError: () => {
+    failures.storeErrors++
+  },
+} as const

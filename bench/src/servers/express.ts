@@ -4,10 +4,11 @@ import express from 'express'
 import {
   connectRedis,
   importOrSkip,
+  noteDecision,
   readConfig,
   serve,
   skip,
-  TOLLGATE_HEADERS,
+  TOLLGATE_OPTIONS,
   tollgateAlgorithm,
 } from './common.js'
 
@@ -38,7 +39,7 @@ async function limiter(): Promise<RequestHandler | undefined> {
       return rateLimit({
         algorithm: tollgateAlgorithm(core, config),
         ...(store ? { store } : {}),
-        headers: TOLLGATE_HEADERS,
+        ...TOLLGATE_OPTIONS,
       })
     }
 
@@ -111,7 +112,8 @@ async function limiter(): Promise<RequestHandler | undefined> {
 
 const middleware = await limiter()
 if (middleware) app.use(middleware)
-app.get('/', (_req, res) => {
+app.get('/', (req, res) => {
+  noteDecision(req as { rateLimit?: unknown })
   res.send('ok')
 })
 

@@ -3,10 +3,11 @@ import Fastify from 'fastify'
 import {
   connectRedis,
   importOrSkip,
+  noteDecision,
   readConfig,
   serve,
   skip,
-  TOLLGATE_HEADERS,
+  TOLLGATE_OPTIONS,
   tollgateAlgorithm,
 } from './common.js'
 
@@ -33,7 +34,7 @@ switch (contender.library) {
     await app.register(plugin.tollgate as Parameters<typeof app.register>[0], {
       algorithm: tollgateAlgorithm(core, config),
       ...(store ? { store } : {}),
-      headers: TOLLGATE_HEADERS,
+      ...TOLLGATE_OPTIONS,
     })
     break
   }
@@ -53,7 +54,8 @@ switch (contender.library) {
     skip(`${contender.library} is not a Fastify contender`)
 }
 
-app.get('/', (_request, reply) => {
+app.get('/', (request, reply) => {
+  noteDecision(request as { rateLimit?: unknown })
   reply.send('ok')
 })
 
