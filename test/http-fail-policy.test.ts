@@ -104,7 +104,7 @@ function limitOptions(options: Options) {
     algorithm: fixedWindow({ limit: LIMIT, windowMs: 60_000 }),
     // Each app its own counter (key space), though all share the client.
     store: new RedisStore({ client, prefix: `http-fail-policy:${++apps}:` }),
-    headers: { standard: 'draft-8', legacy: true },
+    headers: { standard: 'draft-8', legacy: true } as const,
     // Every request goes to the store (or the policy), so that recovery is seen at once.
     denyCache: false,
     ...options,
