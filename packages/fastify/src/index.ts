@@ -6,6 +6,7 @@ import {
   denialResponse,
   denialStatus,
   describeValue,
+  type HeaderEntry,
   HTTP_OPTIONS,
   type HttpConfig,
   type HttpLimitOptions,
@@ -65,12 +66,17 @@ declare module 'fastify' {
   }
 }
 
-/** Set on a request once a tollgate hook counted it, so a second hook cannot count it again. */
-const kCounted: unique symbol = Symbol('tollgate.counted')
-/** Set on route options once a tollgate hook is attached (a plugin registered twice). */
-const kAttached: unique symbol = Symbol('tollgate.attached')
+/**
+ * The limiters that counted a request, in order: a limiter never counts a request twice, and
+ * stacked limiters (the plugin registered more than once) combine their headers.
+ */
+const kEntries: unique symbol = Symbol('tollgate.entries')
+/** Set on route options once a route's own `config.rateLimit` limiter is attached. */
+const kRouteLimited: unique symbol = Symbol('tollgate.routeLimited')
+/** The global hooks already attached to a route, so one registration attaches once. */
+const kGlobalHooks: unique symbol = Symbol('tollgate.globalHooks')
 
-type CountedRequest = FastifyRequest & { [kCounted]: boolean }
+type CountedRequest = FastifyRequest & { [kEntries]: HeaderEntry[] | null }
 type Config = HttpConfig<FastifyRequest, TollgateHandler>
 
 /** Plugin options a route inherits (every one but global, name, prefix and limiter). */
@@ -96,8 +102,8 @@ function createHook(config: Config): onRequestAsyncHookHandler {
   let forwardedChecked = false
 
   return async function tollgateOnRequest(request: FastifyRequest, reply: FastifyReply) {
-    if ((request as CountedRequest)[kCounted]) return
-    ;(request as CountedRequest)[kCounted] = true
+    let entries = (request as CountedRequest)[kEntries]
+    if (entries !== null && countedBy(entries, policy)) return
     if (!forwardedChecked && request.headers['x-forwarded-for'] !== undefined) {
       forwardedChecked = true
       // Fastify does not expose trustProxy; an IP equal to the socket peer means it was ignored.
@@ -114,7 +120,14 @@ function createHook(config: Config): onRequestAsyncHookHandler {
       costOf === undefined ? limitOptions : { cost: costOf(request) },
     )
     request.rateLimit = decision
-    const headers = rateLimitHeaders([{ decision, policy, key }])
+    const entry: HeaderEntry = { decision, policy, key }
+    if (entries === null) {
+      entries = [entry]
+      ;(request as CountedRequest)[kEntries] = entries
+    } else {
+      entries.push(entry)
+    }
+    const headers = rateLimitHeaders(entries)
     for (let i = 0; i < headers.length; i += 2) reply.header(headers[i]!, headers[i + 1]!)
     if (decision.allowed) return
     if (handler !== undefined) {
@@ -127,6 +140,12 @@ function createHook(config: Config): onRequestAsyncHookHandler {
     if (denial instanceof Promise) denial = await denial
     return reply.code(denial.status).header('content-type', denial.contentType).send(denial.body)
   }
+}
+
+/** Whether this limiter (its policy object) already counted the request. */
+function countedBy(entries: readonly HeaderEntry[], policy: HeaderEntry['policy']): boolean {
+  for (let i = 0; i < entries.length; i++) if (entries[i]!.policy === policy) return true
+  return false
 }
 
 function routeName(route: RouteOptions): string {
@@ -180,21 +199,31 @@ async function tollgatePlugin(fastify: FastifyInstance, options: TollgateOptions
 
   if (!fastify.hasRequestDecorator('rateLimit')) fastify.decorateRequest('rateLimit', null)
   // Decorated (not added per request) so every request object keeps one shape.
-  if (!fastify.hasRequestDecorator(kCounted)) fastify.decorateRequest(kCounted, false)
+  if (!fastify.hasRequestDecorator(kEntries)) fastify.decorateRequest(kEntries, null)
 
   // One hook per config object: the HEAD route Fastify derives from a GET route shares the GET
   // route's config object, and so its counter.
   const routeHooks = new WeakMap<object, onRequestAsyncHookHandler>()
 
   fastify.addHook('onRoute', (route) => {
-    const marked = route as RouteOptions & { [kAttached]?: true }
-    if (marked[kAttached]) return
+    const marked = route as RouteOptions & {
+      [kRouteLimited]?: true
+      [kGlobalHooks]?: onRequestAsyncHookHandler[]
+    }
     const value = route.config?.rateLimit
-    if (value === false) return
+    if (value === false || marked[kRouteLimited]) return
     let hook: onRequestAsyncHookHandler | undefined
     if (value === undefined) {
+      // Every registration's global limiter applies (stacked), each attached once.
+      if (globalHook === undefined) return
+      const attached = (marked[kGlobalHooks] ??= [])
+      if (attached.includes(globalHook)) return
+      attached.push(globalHook)
       hook = globalHook
     } else if (typeof value === 'object' && value !== null) {
+      // A route's own limiter replaces the global ones; the first registration that sees it
+      // builds it, later registrations leave the route alone.
+      marked[kRouteLimited] = true
       hook = routeHooks.get(value)
       if (hook === undefined) {
         const where = `config.rateLimit of ${routeName(route)}`
@@ -208,15 +237,12 @@ async function tollgatePlugin(fastify: FastifyInstance, options: TollgateOptions
       )
     }
     if (hook === undefined) return
-    marked[kAttached] = true
     const existing = route.onRequest
-    // First among the route's own hooks: limit before authentication and other work.
-    route.onRequest =
-      existing === undefined
-        ? [hook]
-        : Array.isArray(existing)
-          ? [hook, ...existing]
-          : [hook, existing]
+    const hooks = existing === undefined ? [] : Array.isArray(existing) ? [...existing] : [existing]
+    // Before the route's own hooks (limit before authentication and other work), after the
+    // tollgate hooks attached by earlier registrations, so stacked limiters run in order.
+    hooks.splice((marked[kGlobalHooks]?.length ?? 1) - 1, 0, hook)
+    route.onRequest = hooks
   })
 }
 

@@ -403,3 +403,28 @@ describe('tollgate plugin', () => {
     })
   })
 })
+
+describe('stacked registrations', () => {
+  it('count a request once each, in registration order, and combine their headers', async () => {
+    const app = Fastify()
+    apps.push(app)
+    await app.register(tollgate, { algorithm: fixedWindow({ limit: 100, windowMs: 60_000 }) })
+    await app.register(tollgate, { algorithm: fixedWindow({ limit: 2, windowMs: 1_000 }) })
+    app.get('/', async () => 'ok')
+    app.get('/own', { config: { rateLimit: { algorithm: one } } }, async () => 'own')
+    await app.ready()
+
+    const first = await app.inject({ url: '/' })
+    expect(first.statusCode).toBe(200)
+    expect(first.headers.ratelimit).toMatch(/^"100-in-60s"; r=99; t=\d+, "2-in-1s"; r=1; t=1$/)
+    await app.inject({ url: '/' })
+    const third = await app.inject({ url: '/' })
+    expect(third.statusCode).toBe(429)
+    // The first limiter admitted (and counted) the request; the second denied it.
+    expect(third.headers.ratelimit).toMatch(/^"100-in-60s"; r=97; t=\d+, "2-in-1s"; r=0; t=1$/)
+
+    // A route's own limiter replaces every global one.
+    const own = await app.inject({ url: '/own' })
+    expect(own.headers.ratelimit).toMatch(/^"1-in-60s"; r=0; t=\d+$/)
+  })
+})
