@@ -135,3 +135,20 @@ export async function exactnessCheck(options: {
   agent.destroy()
   return { perPass, allowedAgain }
 }
+
+/** One GET; the status and the rate-limit related headers of the answer (names lower-case). */
+export function probeHeaders(
+  port: number,
+): Promise<{ status: number; headers: Record<string, string> }> {
+  return new Promise((resolve, reject) => {
+    const request = http.get({ host: '127.0.0.1', port, path: '/' }, (response) => {
+      response.resume()
+      const headers: Record<string, string> = {}
+      for (const [name, value] of Object.entries(response.headers)) {
+        if (/ratelimit|retry-after/i.test(name)) headers[name] = String(value)
+      }
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, headers }))
+    })
+    request.on('error', reject)
+  })
+}

@@ -162,8 +162,25 @@ function httpSection(http: BenchResults, source: string): string[] {
   if (skipped.length) {
     out.push('### Skipped contenders', '', ...skipped.map(([id, why]) => `- \`${id}\`: ${why}`), '')
   }
-  out.push('### Headers each contender sends', '')
-  for (const c of http.contenders) out.push(`- ${c.label}: ${c.headers}`)
+  out.push(
+    '### Headers each contender sends',
+    '',
+    'Configured, and as observed on one request outside the measurement (a 200 in `single`, a 429 in `flood`).',
+    '',
+    '| contender | configured | observed on 200 | observed on 429 |',
+    '|---|---|---|---|',
+  )
+  const observed = (id: string, scenario: string) => {
+    const run = http.runs.find((r) => r.contender === id && r.scenario === scenario && r.probe)
+    if (!run?.probe) return '–'
+    const names = Object.entries(run.probe.headers).map(([k, v]) => `\`${k}: ${v}\``)
+    return `${run.probe.status}: ${names.length ? names.join(' ') : 'none'}`
+  }
+  for (const c of http.contenders) {
+    out.push(
+      `| ${c.label} | ${c.headers} | ${observed(c.id, 'single')} | ${observed(c.id, 'flood')} |`,
+    )
+  }
   out.push('')
   return out
 }

@@ -15,6 +15,8 @@ export interface RunRecord {
   endedAt: number
   warmup: LoadResult
   measured: LoadResult
+  /** One request outside the measurement: `single` before the warm-up, `flood` after it. */
+  probe?: { status: number; headers: Record<string, string> }
   /** Server process CPU (user + system) over the measured run ÷ requests answered, µs. */
   cpuUsPerRequest: number
   server: ServerStats
