@@ -79,6 +79,18 @@ function targetRows(http: BenchResults): string[] {
         `| ${scenario} | ${t.what}${Array.isArray(t.b) ? ` (${best.label})` : ''} | ≥ ${t.min} | ${num(ratio, 2)} | ${ratio >= t.min ? 'met' : 'NOT met'} |`,
       )
     }
+    const rowsOf = http.summaries.filter((s) => s.scenario === scenario)
+    for (const [id, budget] of [
+      ['fastify/tollgate-redis/fixedWindow', 5],
+      ['express/tollgate-redis/fixedWindow', 10],
+    ] as const) {
+      const a = find(id)
+      if (!a) continue
+      const over = cpuOverBare(a, rowsOf)
+      rows.push(
+        `| ${scenario} | ${a.label}: server CPU µs per request above bare (budget) | ≤ ${budget} | ${num(over, 1)} | ${over <= budget ? 'met' : 'NOT met'} |`,
+      )
+    }
     if (scenario === 'flood') {
       for (const framework of ['express', 'fastify']) {
         const a = find(`${framework}/tollgate-redis/fixedWindow`)
@@ -101,14 +113,20 @@ function targetRows(http: BenchResults): string[] {
   return rows
 }
 
+/** Server CPU µs per request above the bare server of the same framework and scenario. */
+function cpuOverBare(s: ScenarioSummary, rows: ScenarioSummary[]): number {
+  const bare = rows.find((b) => b.contender === `${s.framework}/bare`)
+  return bare ? s.cpuUsPerRequest - bare.cpuUsPerRequest : Number.NaN
+}
+
 function scenarioTable(rows: ScenarioSummary[]): string[] {
   const out = [
-    '| contender | req/s | × bare | p50 ms | p99 ms | 2xx | 429 | other | CPU µs/req | Redis cmd/req | Redis µs/call | limited? |',
-    '|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|',
+    '| contender | req/s | × bare | p50 ms | p99 ms | 2xx | 429 | other | CPU µs/req | +CPU µs vs bare | Redis cmd/req | Redis µs/call | limited? |',
+    '|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|',
   ]
   for (const s of rows) {
     out.push(
-      `| ${s.label} | ${num(s.reqPerSec)} | ${num(s.ratioToBare, 2)} | ${num(s.p50)} | ${num(s.p99)} | ${s.status2xx} | ${s.status429} | ${s.statusOther} | ${num(s.cpuUsPerRequest, 1)} | ${num(s.redisCommandsPerRequest, 3)} | ${num(s.redisUsecPerCall, 2)} | ${s.limited ? `${s.limited.ok ? 'yes' : '**NO**'}: ${s.limited.note}` : '–'} |`,
+      `| ${s.label} | ${num(s.reqPerSec)} | ${num(s.ratioToBare, 2)} | ${num(s.p50)} | ${num(s.p99)} | ${s.status2xx} | ${s.status429} | ${s.statusOther} | ${num(s.cpuUsPerRequest, 1)} | ${s.library === 'bare' ? '–' : num(cpuOverBare(s, rows), 1)} | ${num(s.redisCommandsPerRequest, 3)} | ${num(s.redisUsecPerCall, 2)} | ${s.limited ? `${s.limited.ok ? 'yes' : '**NO**'}: ${s.limited.note}` : '–'} |`,
     )
   }
   return out

@@ -37,6 +37,7 @@ export interface ScenarioSummary {
   contender: string
   label: string
   framework: string
+  library: string
   scenario: string
   rounds: number
   reqPerSec: number

@@ -495,6 +495,7 @@ function summarize(contenders: Contender[], records: RunRecord[]): ScenarioSumma
         contender: contender.id,
         label: byId.get(contender.id)!.label,
         framework: contender.framework,
+        library: contender.library,
         scenario,
         rounds: runs.length,
         reqPerSec: median(runs.map((r) => r.measured.reqPerSec)),
