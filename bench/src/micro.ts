@@ -10,6 +10,7 @@ import { dirname, join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 import { Redis } from 'ioredis'
+import { buildPackages } from './build.js'
 import { ALGORITHMS } from './contenders.js'
 import { describeMachine, machineInfo, median } from './machine.js'
 import { HARNESS_COMMANDS, parseCommandStats, startRedis } from './redis.js'
@@ -451,6 +452,7 @@ async function redisBench(url: string): Promise<MicroResults['redis']> {
 }
 
 async function main(): Promise<void> {
+  if (process.env.BENCH_NO_BUILD !== '1') buildPackages(join(here, '..', '..'))
   const redis = await startRedis()
   const machine = machineInfo(redis.version)
   console.log(`machine: ${describeMachine(machine)}`)

@@ -6,11 +6,12 @@
  * measured run, CPU and Redis counters. Medians over rounds; ratios to the bare framework of the
  * same scenario and round. Then an exactness check per limited contender. See README.md.
  */
-import { type ChildProcess, execFileSync, fork } from 'node:child_process'
+import { type ChildProcess, fork } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Redis } from 'ioredis'
+import { buildPackages } from './build.js'
 import { allContenders, headersOf } from './contenders.js'
 import { addressPool, exactnessCheck, load, probeHeaders } from './load.js'
 import { describeMachine, machineInfo, median } from './machine.js'
@@ -209,24 +210,8 @@ function fmt(n: number, digits = 0): string {
     : '-'
 }
 
-function build(): void {
-  if (!settings.build) return
-  console.log('building packages/* (pnpm -r --no-bail --filter ./packages/* build) ...')
-  try {
-    execFileSync('pnpm', ['-r', '--no-bail', '--filter', './packages/*', 'build'], {
-      cwd: repoDir,
-      stdio: ['ignore', 'ignore', 'pipe'],
-    })
-  } catch (error) {
-    const stderr = String((error as { stderr?: Buffer }).stderr ?? '').trim()
-    console.warn(
-      `warning: some packages did not build; their contenders will be skipped.\n${stderr.split('\n').slice(-8).join('\n')}`,
-    )
-  }
-}
-
 async function main(): Promise<void> {
-  build()
+  if (settings.build) buildPackages(repoDir)
   const redis = await startRedis()
   const admin = new Redis(redis.url)
   const machine = machineInfo(redis.version)
