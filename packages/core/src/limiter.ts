@@ -71,6 +71,18 @@ const LIMITER_OPTIONS = [
 /** Bound of the deny cache; oldest entries go first when it is full. */
 const DENY_CACHE_MAX = 100_000
 
+interface PendingCall {
+  resolve: (decision: Decision) => void
+  key: string
+  storeKey: string
+  cost: number
+  sentAt: number
+  /** Date.now() value after which the fail policy answers instead of the store; 0 once answered. */
+  deadline: number
+  prev: PendingCall | undefined
+  next: PendingCall | undefined
+}
+
 interface DenyEntry {
   until: number
   cost: number
@@ -115,6 +127,10 @@ class LimiterImpl implements Limiter {
   private readonly breaker: Breaker
   private localStore: MemoryStore | undefined
   private readonly denied: Map<string, DenyEntry> | undefined
+  /** Store calls in flight, a doubly linked list, oldest first (see arm()). */
+  private oldest: PendingCall | undefined
+  private newest: PendingCall | undefined
+  private timer: NodeJS.Timeout | undefined
 
   constructor(o: LimiterOptions) {
     this.algorithm = assertAlgorithm(o.algorithm)
@@ -196,40 +212,82 @@ class LimiterImpl implements Limiter {
   private callStore(key: string, storeKey: string, cost: number): Promise<Decision> {
     const sentAt = Date.now()
     return new Promise<Decision>((resolve) => {
-      let settled = false
-      const timer = setTimeout(() => {
-        if (settled) return
-        settled = true
-        resolve(this.failed(timeoutError(this.failure.timeoutMs), key, storeKey, cost))
-      }, this.failure.timeoutMs)
+      const call: PendingCall = {
+        resolve,
+        key,
+        storeKey,
+        cost,
+        sentAt,
+        deadline: sentAt + this.failure.timeoutMs,
+        prev: this.newest,
+        next: undefined,
+      }
       let pending: Promise<Decision>
       try {
         pending = this.store.decide(storeKey, this.algorithm, cost)
       } catch (error) {
         pending = Promise.reject(error)
       }
+      // Append: every call has the same timeoutMs, so the list stays in deadline order.
+      if (this.newest === undefined) this.oldest = call
+      else this.newest.next = call
+      this.newest = call
+      if (this.timer === undefined) this.arm()
       pending.then(
-        (decision) => {
-          if (settled) return
-          settled = true
-          clearTimeout(timer)
-          this.breaker.success()
-          if (!decision.allowed && this.denied !== undefined && decision.retryAfterMs > 0) {
-            this.remember(storeKey, cost, sentAt, decision)
-          }
-          resolve(decision)
-        },
-        (error: unknown) => {
-          if (settled) {
-            // Too late to matter for the request, but the store is still unhealthy.
-            return
-          }
-          settled = true
-          clearTimeout(timer)
-          resolve(this.failed(error, key, storeKey, cost))
-        },
+        (decision) => this.answered(call, decision),
+        (error: unknown) => this.storeFailed(call, error),
       )
     })
+  }
+
+  /** Takes a call out of the in-flight list; false when it was answered already. */
+  private settle(call: PendingCall): boolean {
+    if (call.deadline === 0) return false
+    call.deadline = 0
+    if (call.prev === undefined) this.oldest = call.next
+    else call.prev.next = call.next
+    if (call.next === undefined) this.newest = call.prev
+    else call.next.prev = call.prev
+    call.prev = call.next = undefined
+    return true
+  }
+
+  private answered(call: PendingCall, decision: Decision): void {
+    // Too late: the fail policy already answered this request.
+    if (!this.settle(call)) return
+    this.breaker.success()
+    if (!decision.allowed && this.denied !== undefined && decision.retryAfterMs > 0) {
+      this.remember(call.storeKey, call.cost, call.sentAt, decision)
+    }
+    call.resolve(decision)
+  }
+
+  private storeFailed(call: PendingCall, error: unknown): void {
+    // A late failure does not count twice: the timeout already reported this call.
+    if (!this.settle(call)) return
+    call.resolve(this.failed(error, call.key, call.storeKey, call.cost))
+  }
+
+  /**
+   * One timer for every call in flight instead of one per call: calls sit in a list in deadline
+   * order, answered calls leave it at once, and the timer fires at the oldest one's deadline.
+   */
+  private arm(): void {
+    const oldest = this.oldest
+    if (oldest === undefined) return
+    this.timer = setTimeout(this.expire, Math.max(0, oldest.deadline - Date.now()))
+  }
+
+  private readonly expire = (): void => {
+    this.timer = undefined
+    const now = Date.now()
+    for (let call = this.oldest; call !== undefined && call.deadline <= now; call = this.oldest) {
+      this.settle(call)
+      call.resolve(
+        this.failed(timeoutError(this.failure.timeoutMs), call.key, call.storeKey, call.cost),
+      )
+    }
+    this.arm()
   }
 
   private remember(storeKey: string, cost: number, sentAt: number, decision: Decision): void {

@@ -24,11 +24,15 @@ export interface MemoryStoreOptions {
 const NONE = -1
 /** Background sweep of expired keys; unref'd so it never keeps the process alive. */
 const SWEEP_INTERVAL_MS = 60_000
+/** Numbers of state per slot: a, b, c (per algorithm) and the expiry. */
+const STRIDE = 4
+const EXP = 3
 
 /**
- * In-process store. State lives in typed-array columns indexed by a slot number (a Map from key to
- * slot), so a tracked key costs a Map entry, its string and 44 bytes of columns rather than an
- * object per key. Every decision is synchronous and exact per SEMANTICS.md.
+ * In-process store. A Map from key to slot number, and per slot four doubles of state and two
+ * LRU links in typed arrays, interleaved so a decision touches one cache line of each: a tracked
+ * key costs its Map entry, its string and 40 bytes, no object. Every decision is synchronous and
+ * exact per SEMANTICS.md.
  *
  * @example
  * const limiter = createLimiter({ algorithm: fixedWindow({ limit: 10, windowMs: 1000 }),
@@ -39,21 +43,20 @@ export class MemoryStore implements Store {
   private readonly clock: Clock
   private readonly slots = new Map<string, number>()
   private keys: Array<string | undefined> = []
-  // Per-slot state; meaning depends on the algorithm (see decideAt).
-  private a = new Float64Array(0)
-  private b = new Float64Array(0)
-  private c = new Float64Array(0)
-  /** Clock ms at which the slot's state stops mattering (SEMANTICS.md "Keys and expiry"). */
-  private exp = new Float64Array(0)
+  /**
+   * At `slot * 4`: the algorithm's numbers a, b, c (see decideNow); at `slot * 4 + 3` the clock
+   * ms at which the state stops mattering (SEMANTICS.md "Keys and expiry"), 0 for no state.
+   */
+  private st = new Float64Array(0)
   private logs: Array<number[] | undefined> = []
-  // Doubly linked LRU list over slots: head = most recently used.
-  private prev = new Int32Array(0)
-  private next = new Int32Array(0)
+  /** Doubly linked LRU list over slots (head = most recent): prev at `2 * slot`, next at `+ 1`. */
+  private links = new Int32Array(0)
+  private capacity = 0
   private head = NONE
   private tail = NONE
   private freeSlots: number[] = []
   private used = 0
-  /** Lower bound of the smallest `exp` among live slots: no sweep can reclaim anything before it. */
+  /** Lower bound of the smallest expiry among live slots: no sweep can reclaim anything before it. */
   private minExp = Number.POSITIVE_INFINITY
   private timer: NodeJS.Timeout | undefined
 
@@ -92,9 +95,10 @@ export class MemoryStore implements Store {
     this.freeSlots = []
     this.head = this.tail = NONE
     this.used = 0
+    this.capacity = 0
     this.minExp = Number.POSITIVE_INFINITY
-    this.a = this.b = this.c = this.exp = new Float64Array(0)
-    this.prev = this.next = new Int32Array(0)
+    this.st = new Float64Array(0)
+    this.links = new Int32Array(0)
     return Promise.resolve()
   }
 
@@ -109,24 +113,32 @@ export class MemoryStore implements Store {
         `clock must return integer epoch milliseconds, got ${describeValue(now)}`,
       )
     }
+    const st = this.st
     let slot = this.slots.get(key)
-    if (slot !== undefined && this.exp[slot]! <= now) {
-      // Expired state is the same as no state; reuse the slot.
-      this.clearState(slot)
+    // `base` indexes the slot's state; -1 when the key has no live state (absent or expired).
+    let base = NONE
+    if (slot !== undefined) {
+      base = slot * STRIDE
+      if (st[base + EXP]! <= now) {
+        // Expired state is the same as no state; the slot is reused.
+        this.clearState(slot)
+        base = NONE
+      }
     }
     switch (algorithm.kind) {
       case 'fixedWindow': {
+        // a = window index, b = count
         const { limit, windowMs } = algorithm
         const i = Math.floor(now / windowMs)
         const end = (i + 1) * windowMs
-        const count =
-          slot !== undefined && this.a[slot] === i && this.exp[slot]! > 0 ? this.b[slot]! : 0
+        const count = base !== NONE && st[base] === i ? st[base + 1]! : 0
         if (count + cost <= limit) {
           const after = count + cost
           slot ??= this.allocate(key, now)
-          this.a[slot] = i
-          this.b[slot] = after
-          this.setExp(slot, end)
+          const at = slot * STRIDE
+          this.st[at] = i
+          this.st[at + 1] = after
+          this.setExp(at, end)
           this.touch(slot)
           return {
             allowed: true,
@@ -146,19 +158,20 @@ export class MemoryStore implements Store {
         }
       }
       case 'slidingWindow': {
+        // a = window index, b = current window's count, c = previous window's count
         const { limit: L, windowMs: W } = algorithm
         const i = Math.floor(now / W)
         const start = i * W
         const e = now - start
         let curr = 0
         let prev = 0
-        if (slot !== undefined && this.exp[slot]! > 0) {
-          const si = this.a[slot]!
+        if (base !== NONE) {
+          const si = st[base]!
           if (si === i) {
-            curr = this.b[slot]!
-            prev = this.c[slot]!
+            curr = st[base + 1]!
+            prev = st[base + 2]!
           } else if (si === i - 1) {
-            prev = this.b[slot]!
+            prev = st[base + 1]!
           }
         }
         const used = prev * (W - e) + curr * W
@@ -166,10 +179,11 @@ export class MemoryStore implements Store {
           curr += cost
           const usedAfter = used + cost * W
           slot ??= this.allocate(key, now)
-          this.a[slot] = i
-          this.b[slot] = curr
-          this.c[slot] = prev
-          this.setExp(slot, start + 2 * W)
+          const at = slot * STRIDE
+          this.st[at] = i
+          this.st[at + 1] = curr
+          this.st[at + 2] = prev
+          this.setExp(at, start + 2 * W)
           this.touch(slot)
           return {
             allowed: true,
@@ -197,15 +211,18 @@ export class MemoryStore implements Store {
         }
       }
       case 'slidingLog': {
+        // The log: [t0, cost0, t1, cost1, ...], oldest first; a = sum of its costs.
         const { limit: L, windowMs: W } = algorithm
-        let log = slot !== undefined ? this.logs[slot] : undefined
+        let log = base !== NONE ? this.logs[slot!] : undefined
         let used = 0
         if (log !== undefined) {
-          // Entries are [t0, cost0, t1, cost1, ...], oldest first; keep those with t > now - W.
+          used = st[base]!
           let drop = 0
-          while (drop < log.length && log[drop]! <= now - W) drop += 2
+          while (drop < log.length && log[drop]! <= now - W) {
+            used -= log[drop + 1]!
+            drop += 2
+          }
           if (drop > 0) log.splice(0, drop)
-          for (let k = 1; k < log.length; k += 2) used += log[k]!
         }
         if (used + cost <= L) {
           slot ??= this.allocate(key, now)
@@ -213,8 +230,12 @@ export class MemoryStore implements Store {
             log = []
             this.logs[slot] = log
           }
-          log.push(now, cost)
-          this.setExp(slot, now + W)
+          // Requests in the same millisecond share one entry.
+          if (log.length > 0 && log[log.length - 2] === now) log[log.length - 1]! += cost
+          else log.push(now, cost)
+          const at = slot * STRIDE
+          this.st[at] = used + cost
+          this.setExp(at, now + W)
           this.touch(slot)
           return {
             allowed: true,
@@ -224,7 +245,10 @@ export class MemoryStore implements Store {
             retryAfterMs: 0,
           }
         }
-        if (slot !== undefined) this.touch(slot)
+        if (slot !== undefined) {
+          this.st[base] = used
+          this.touch(slot)
+        }
         // Denied: the oldest entries leave first; find the first whose departure makes room.
         let left = used
         let retryAfterMs = 0
@@ -245,12 +269,13 @@ export class MemoryStore implements Store {
         }
       }
       case 'tokenBucket': {
+        // a = balance in units of 1/I token, b = clock ms of the last admitted request
         const { capacity: C, refillRate: R, refillIntervalMs: I } = algorithm
         const full = C * I
         let units = full
-        if (slot !== undefined && this.exp[slot]! > 0) {
+        if (base !== NONE) {
           // A clock that steps back refills nothing rather than draining the bucket.
-          units = Math.min(full, this.a[slot]! + Math.max(0, now - this.b[slot]!) * R)
+          units = Math.min(full, st[base]! + Math.max(0, now - st[base + 1]!) * R)
         }
         const need = cost * I
         const allowed = units >= need
@@ -259,9 +284,10 @@ export class MemoryStore implements Store {
         if (allowed) {
           // units < full here: an admitted request always takes at least one token's units.
           slot ??= this.allocate(key, now)
-          this.a[slot] = units
-          this.b[slot] = now
-          this.setExp(slot, now + resetMs)
+          const at = slot * STRIDE
+          this.st[at] = units
+          this.st[at + 1] = now
+          this.setExp(at, now + resetMs)
           this.touch(slot)
         } else if (slot !== undefined) {
           // A denial writes nothing (as the Lua script): the stored state refills to the same
@@ -281,14 +307,13 @@ export class MemoryStore implements Store {
     }
   }
 
-  private setExp(slot: number, at: number): void {
-    this.exp[slot] = at
-    if (at < this.minExp) this.minExp = at
+  private setExp(at: number, expiresAt: number): void {
+    this.st[at + EXP] = expiresAt
+    if (expiresAt < this.minExp) this.minExp = expiresAt
   }
 
   private clearState(slot: number): void {
-    this.exp[slot] = 0
-    this.a[slot] = this.b[slot] = this.c[slot] = 0
+    this.st.fill(0, slot * STRIDE, slot * STRIDE + STRIDE)
     this.logs[slot] = undefined
   }
 
@@ -300,14 +325,15 @@ export class MemoryStore implements Store {
     let slot = this.freeSlots.pop()
     if (slot === undefined) {
       slot = this.used++
-      if (slot >= this.exp.length) this.grow()
+      if (slot >= this.capacity) this.grow()
     }
     this.slots.set(key, slot)
     this.keys[slot] = key
     this.clearState(slot)
-    this.prev[slot] = NONE
-    this.next[slot] = this.head
-    if (this.head !== NONE) this.prev[this.head] = slot
+    const links = this.links
+    links[2 * slot] = NONE
+    links[2 * slot + 1] = this.head
+    if (this.head !== NONE) links[2 * this.head] = slot
     this.head = slot
     if (this.tail === NONE) this.tail = slot
     if (this.timer === undefined) {
@@ -318,36 +344,30 @@ export class MemoryStore implements Store {
   }
 
   private grow(): void {
-    const size = Math.min(this.maxKeys, Math.max(1024, this.exp.length * 2))
-    const widen = (old: Float64Array) => {
-      const wider = new Float64Array(size)
-      wider.set(old)
-      return wider
-    }
-    const widenInt = (old: Int32Array) => {
-      const wider = new Int32Array(size)
-      wider.set(old)
-      return wider
-    }
-    this.a = widen(this.a)
-    this.b = widen(this.b)
-    this.c = widen(this.c)
-    this.exp = widen(this.exp)
-    this.prev = widenInt(this.prev)
-    this.next = widenInt(this.next)
+    const capacity = Math.min(this.maxKeys, Math.max(1024, this.capacity * 2))
+    const st = new Float64Array(capacity * STRIDE)
+    st.set(this.st)
+    const links = new Int32Array(capacity * 2)
+    links.set(this.links)
+    this.st = st
+    this.links = links
+    this.capacity = capacity
   }
 
   /** Moves a slot to the head of the LRU list. */
   private touch(slot: number): void {
-    if (this.head === slot) return
-    const p = this.prev[slot]!
-    const n = this.next[slot]!
-    if (p !== NONE) this.next[p] = n
-    if (n !== NONE) this.prev[n] = p
-    if (this.tail === slot) this.tail = p
-    this.prev[slot] = NONE
-    this.next[slot] = this.head
-    if (this.head !== NONE) this.prev[this.head] = slot
+    const head = this.head
+    if (head === slot) return
+    const links = this.links
+    const p = links[2 * slot]!
+    const n = links[2 * slot + 1]!
+    // slot is not the head, so it has a predecessor.
+    links[2 * p + 1] = n
+    if (n !== NONE) links[2 * n] = p
+    else this.tail = p
+    links[2 * slot] = NONE
+    links[2 * slot + 1] = head
+    links[2 * head] = slot
     this.head = slot
   }
 
@@ -357,11 +377,12 @@ export class MemoryStore implements Store {
     this.slots.delete(key)
     this.keys[slot] = undefined
     this.clearState(slot)
-    const p = this.prev[slot]!
-    const n = this.next[slot]!
-    if (p !== NONE) this.next[p] = n
+    const links = this.links
+    const p = links[2 * slot]!
+    const n = links[2 * slot + 1]!
+    if (p !== NONE) links[2 * p + 1] = n
     else this.head = n
-    if (n !== NONE) this.prev[n] = p
+    if (n !== NONE) links[2 * n] = p
     else this.tail = p
     this.freeSlots.push(slot)
   }
@@ -369,11 +390,12 @@ export class MemoryStore implements Store {
   /** Reclaims every expired slot and recomputes the lower bound of live expiries. */
   private sweep(now: number): void {
     let min = Number.POSITIVE_INFINITY
+    const st = this.st
     for (let slot = 0; slot < this.used; slot++) {
       if (this.keys[slot] === undefined) continue
-      const at = this.exp[slot]!
-      if (at <= now) this.release(slot)
-      else if (at < min) min = at
+      const expiresAt = st[slot * STRIDE + EXP]!
+      if (expiresAt <= now) this.release(slot)
+      else if (expiresAt < min) min = expiresAt
     }
     this.minExp = min
   }
