@@ -194,7 +194,7 @@ class LimiterImpl implements Limiter {
       try {
         return Promise.resolve(this.memory.decideNow(storeKey, this.algorithm, cost))
       } catch (error) {
-        return this.failed(error, key, storeKey, cost)
+        return Promise.resolve(this.failed(error, key, storeKey, cost))
       }
     }
     if (this.denied !== undefined) {
@@ -205,7 +205,7 @@ class LimiterImpl implements Limiter {
         if (now >= hit.until) this.denied.delete(storeKey)
       }
     }
-    if (!this.breaker.admit()) return this.degraded(key, storeKey, cost)
+    if (!this.breaker.admit()) return Promise.resolve(this.degraded(storeKey, cost))
     return this.callStore(key, storeKey, cost)
   }
 
@@ -300,7 +300,7 @@ class LimiterImpl implements Limiter {
     denied.set(storeKey, { until: sentAt + decision.retryAfterMs, cost, at: sentAt, decision })
   }
 
-  private failed(error: unknown, key: string, storeKey: string, cost: number): Promise<Decision> {
+  private failed(error: unknown, key: string, storeKey: string, cost: number): Decision {
     this.breaker.failure()
     if (this.onStoreError !== undefined) {
       try {
@@ -309,17 +309,17 @@ class LimiterImpl implements Limiter {
         // A throwing error hook must not turn a degraded answer into a crash.
       }
     }
-    return this.degraded(key, storeKey, cost)
+    return this.degraded(storeKey, cost)
   }
 
-  private degraded(_key: string, storeKey: string, cost: number): Promise<Decision> {
+  private degraded(storeKey: string, cost: number): Decision {
     if (this.failure.mode === 'local') {
       this.localStore ??= new MemoryStore()
       const decision = this.localStore.decideNow(storeKey, this.algorithm, cost)
       decision.degraded = true
-      return Promise.resolve(decision)
+      return decision
     }
-    return Promise.resolve(degradedDecision(this.algorithm, this.failure))
+    return degradedDecision(this.algorithm, this.failure)
   }
 
   async reset(key: string): Promise<void> {
