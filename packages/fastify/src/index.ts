@@ -216,9 +216,10 @@ async function tollgatePlugin(fastify: FastifyInstance, options: TollgateOptions
     if (value === undefined) {
       // Every registration's global limiter applies (stacked), each attached once.
       if (globalHook === undefined) return
-      const attached = (marked[kGlobalHooks] ??= [])
-      if (attached.includes(globalHook)) return
-      attached.push(globalHook)
+      const attached = marked[kGlobalHooks]
+      if (attached === undefined) marked[kGlobalHooks] = [globalHook]
+      else if (attached.includes(globalHook)) return
+      else attached.push(globalHook)
       hook = globalHook
     } else if (typeof value === 'object' && value !== null) {
       // A route's own limiter replaces the global ones; the first registration that sees it
