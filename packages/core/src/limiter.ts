@@ -22,7 +22,7 @@ export interface LimiterOptions {
   /**
    * Prepended to every key, so limiters sharing a store keep separate counters.
    * @default '' for the limiter's own MemoryStore, else `${name}:` when named, else the
-   * algorithm's signature such as 'fixedWindow:100:60000:'
+   * algorithm's signature such as 'fw:100:60000:'
    */
   prefix?: string
   /** Policy name, used by the RateLimit headers (draft-8, draft-11). @default undefined */
@@ -90,13 +90,25 @@ interface DenyEntry {
   decision: Decision
 }
 
-/** The signature that keeps differently configured limiters apart in a shared store. */
+/** Short codes of the algorithm kinds in key prefixes. */
+const KIND_CODES = {
+  fixedWindow: 'fw',
+  slidingWindow: 'sw',
+  slidingLog: 'sl',
+  tokenBucket: 'tb',
+} as const
+
+/**
+ * The signature that keeps differently configured limiters apart in a shared store, short
+ * because it is part of every stored key: `fw:100:60000` for fixedWindow({ limit: 100,
+ * windowMs: 60000 }), `tb:20:5:1000` for tokenBucket({ capacity: 20, refillRate: 5 }).
+ */
 export function algorithmSignature(algorithm: Algorithm): string {
   switch (algorithm.kind) {
     case 'tokenBucket':
-      return `tokenBucket:${algorithm.capacity}:${algorithm.refillRate}:${algorithm.refillIntervalMs}`
+      return `tb:${algorithm.capacity}:${algorithm.refillRate}:${algorithm.refillIntervalMs}`
     default:
-      return `${algorithm.kind}:${algorithm.limit}:${algorithm.windowMs}`
+      return `${KIND_CODES[algorithm.kind]}:${algorithm.limit}:${algorithm.windowMs}`
   }
 }
 
