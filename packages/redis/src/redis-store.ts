@@ -74,24 +74,41 @@ interface ScriptingClient {
   [command: string]: unknown
 }
 
+/** 2^53: packed replies stay below it, so every number involved is an exact integer. */
+const TWO_POW_53 = 9_007_199_254_740_992
+
 /**
- * Turns a script reply `[allowed, limit, remaining, resetMs, retryAfterMs]` into a Decision.
- * Module-level so that decide() allocates no closure per call.
+ * Turns a script reply into a Decision. An admission usually comes back as one integer,
+ * `resetMs * (limit + 1) + remaining` (an integer reply is far cheaper for Redis than an array);
+ * anything else as `[allowed (1|0), remaining, resetMs, retryAfterMs]`. The limit (or capacity)
+ * is the caller's own, so it never travels.
  */
-function toDecision(reply: unknown): Decision {
-  if (!Array.isArray(reply) || reply.length !== 5) {
-    throw new TollgateError(
-      'ERR_TOLLGATE_STORE_REPLY',
-      `tollgate: RedisStore expected a 5-integer script reply, got ${describeValue(reply)}`,
-    )
+function toDecision(reply: unknown, limit: number): Decision {
+  if (typeof reply === 'number') {
+    const m = limit + 1
+    if (Number.isSafeInteger(reply) && reply >= 0 && reply < TWO_POW_53 - m) {
+      // The float quotient can round up to the next integer; one correction makes it exact.
+      let resetMs = Math.floor(reply / m)
+      let remaining = reply - resetMs * m
+      if (remaining < 0) {
+        resetMs -= 1
+        remaining += m
+      }
+      return { allowed: true, limit, remaining, resetMs, retryAfterMs: 0 }
+    }
+  } else if (Array.isArray(reply) && reply.length === 4) {
+    return {
+      allowed: reply[0] === 1,
+      limit,
+      remaining: reply[1],
+      resetMs: reply[2],
+      retryAfterMs: reply[3],
+    }
   }
-  return {
-    allowed: reply[0] === 1,
-    limit: reply[1],
-    remaining: reply[2],
-    resetMs: reply[3],
-    retryAfterMs: reply[4],
-  }
+  throw new TollgateError(
+    'ERR_TOLLGATE_STORE_REPLY',
+    `tollgate: RedisStore expected a decision from its script, got ${describeValue(reply)}`,
+  )
 }
 
 /**
@@ -155,7 +172,8 @@ export class RedisStore implements Store {
     } catch (error) {
       return Promise.reject(error)
     }
-    return reply.then(toDecision)
+    const limit = algorithm.kind === 'tokenBucket' ? algorithm.capacity : algorithm.limit
+    return reply.then((value) => toDecision(value, limit))
   }
 
   #send(key: string, algorithm: Algorithm, cost: number): Promise<unknown> {

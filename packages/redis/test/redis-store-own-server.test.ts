@@ -60,8 +60,75 @@ describe('RedisStore on its own server', () => {
 
     // (MONITOR never shows CONFIG, an admin command.)
     expect(fromClients).toEqual([...Array<string>(N).fill('evalsha'), 'info'])
-    // commandstats also counts what the scripts called: TIME, GET and (admitted) SET, once each.
-    expect(calls).toEqual({ 'config|resetstat': 1, evalsha: N, time: N, get: N, set: N })
+    // commandstats also counts what the scripts called: one TIME per decision among them.
+    expect(calls.evalsha).toBe(N)
+    expect(calls.time).toBe(N)
+  })
+
+  it.each([
+    // A steady-state admission of each script: the commands it runs inside Redis (plus TIME
+    // without an injected clock, counted above).
+    ['fixedWindow', { hincrby: 1 }],
+    ['slidingWindow', { get: 1, set: 1 }],
+    ['slidingLog', { lrange: 1, lindex: 1, rpush: 1, pexpire: 1 }],
+    ['tokenBucket', { get: 1, set: 1 }],
+  ] as const)('runs %s with %j per admission', async (kind, perDecision) => {
+    const algorithm = algorithms.find((a) => a.kind === kind)!
+    let now = 1_700_000_000_000
+    const clocked = new RedisStore({ client, prefix: 'steady:', clock: () => now++ })
+    // Three admissions first: the window's first admission sets the TTL, and the log grows past
+    // the three elements its first read covers.
+    for (let k = 0; k < 3; k++) await clocked.decide(kind, algorithm, 1)
+    await client.config('RESETSTAT')
+    const N = 20
+    for (let k = 0; k < N; k++) {
+      expect((await clocked.decide(kind, algorithm, 1)).allowed).toBe(true)
+    }
+    const { 'config|resetstat': _, ...calls } = await commandCalls()
+    expect(calls).toEqual({
+      evalsha: N,
+      ...Object.fromEntries(Object.entries(perDecision).map(([name, n]) => [name, n * N])),
+    })
+  })
+
+  it('keeps the sliding log at the same commands per decision after 5,000 admissions', async () => {
+    // A limit that is never reached and an hour-long window: the log only grows.
+    const algorithm = slidingLog({ limit: 1_000_000_000, windowMs: 3_600_000 })
+    let now = 1_700_000_000_000
+    const clocked = new RedisStore({ client, prefix: 'flat:', clock: () => now })
+    const perDecision = async (count: number) => {
+      await client.config('RESETSTAT')
+      for (let k = 0; k < count; k++) {
+        now += 1
+        expect((await clocked.decide('log', algorithm, 1)).allowed).toBe(true)
+      }
+      const { 'config|resetstat': _, ...calls } = await commandCalls()
+      return Object.fromEntries(Object.entries(calls).map(([name, n]) => [name, n / count]))
+    }
+    // Past the three elements the first read covers, so every step runs the same path.
+    await perDecision(3)
+    const early = await perDecision(100)
+    await perDecision(4_900)
+    const late = await perDecision(100)
+    // No TIME with an injected clock; otherwise the same list operations, one of each.
+    expect(early).toEqual({ evalsha: 1, lrange: 1, lindex: 1, rpush: 1, pexpire: 1 })
+    expect(late).toEqual(early)
+    // One element per admission plus the base.
+    expect(await client.llen('flat:{log}:sl')).toBe(5_104)
+    const ttl = await client.pttl('flat:{log}:sl')
+    expect(ttl).toBeLessThanOrEqual(3_600_000)
+    expect(ttl).toBeGreaterThan(3_600_000 - 1000)
+    // An hour later the first 100 entries have left: one LTRIM drops them all, and the running
+    // sum is still exact.
+    now += 3_600_000 + 100 - 5_103
+    expect(await clocked.decide('log', algorithm, 1)).toEqual({
+      allowed: true,
+      limit: 1_000_000_000,
+      remaining: 1_000_000_000 - 5_003 - 1,
+      resetMs: 3_600_000,
+      retryAfterMs: 0,
+    })
+    expect(await client.llen('flat:{log}:sl')).toBe(5_005)
   })
 
   it('reset() is a single DEL', async () => {

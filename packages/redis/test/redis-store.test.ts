@@ -4,6 +4,7 @@ import {
   createLimiter,
   type Decision,
   fixedWindow,
+  MemoryStore,
   slidingLog,
   slidingWindow,
   tokenBucket,
@@ -202,6 +203,51 @@ describe('RedisStore slidingLog', () => {
   })
 })
 
+describe('RedisStore slidingLog with a long log', () => {
+  it('agrees with MemoryStore when the retry walk and the expiry scan cross several reads', async () => {
+    // Large costs against a log of many small entries: the denial walk reads past the first
+    // LRANGE chunk, and a jump in time drops many entries at once.
+    const algorithm = slidingLog({ limit: 200, windowMs: 100_000 })
+    const memory = new MemoryStore({ clock: () => now })
+    let seed = 7
+    const random = (n: number) => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648
+      return seed % n
+    }
+    now = 50_000_000
+    let denied = 0
+    for (let k = 0; k < 1500; k++) {
+      now += [0, 1, 7, 300, 20_000][random(5)]!
+      const cost = random(4) === 0 ? 1 + random(120) : 1
+      const fromMemory = await memory.decide('long', algorithm, cost)
+      const fromRedis = await store.decide('long', algorithm, cost)
+      expect(fromRedis, `step ${k} at ${now}, cost ${cost}`).toEqual(fromMemory)
+      if (!fromRedis.allowed) denied++
+    }
+    expect(denied).toBeGreaterThan(100)
+    await memory.close()
+  })
+
+  it('answers with the array form when a packed reply would pass 2^53', async () => {
+    // (W + 1) * (L + 1) >= 2^53: the script cannot pack the admission into one integer.
+    const algorithm = fixedWindow({ limit: 2 ** 50, windowMs: 100 })
+    now = 1_000_050
+    expect(await store.decide('huge', algorithm, 2 ** 40)).toEqual(
+      d(2 ** 50, true, 2 ** 50 - 2 ** 40, 50, 0),
+    )
+  })
+
+  it('decodes packed replies exactly when the quotient is close to an integer', async () => {
+    // A large capacity: the packed value is one step below a multiple of (C + 1), where a float
+    // division may round the quotient up.
+    const algorithm = tokenBucket({ capacity: 999_999_937, refillRate: 1, refillIntervalMs: 7 })
+    now = 5_000_000
+    expect(await store.decide('near', algorithm, 1)).toEqual(
+      d(999_999_937, true, 999_999_936, 7, 0),
+    )
+  })
+})
+
 describe('RedisStore tokenBucket', () => {
   const algorithm = tokenBucket({ capacity: 5, refillRate: 2, refillIntervalMs: 1000 })
 
@@ -348,9 +394,9 @@ describe('RedisStore keys and expiry', () => {
       store: new RedisStore({ client, prefix }),
     })
     expect((await limiter.limit('1.2.3.4')).allowed).toBe(true)
-    expect(await client.exists(`${prefix}{fixedWindow:100:60000:1.2.3.4}:fw`)).toBe(1)
+    expect(await client.exists(`${prefix}{fw:100:60000:1.2.3.4}:fw`)).toBe(1)
     await limiter.reset('1.2.3.4')
-    expect(await client.exists(`${prefix}{fixedWindow:100:60000:1.2.3.4}:fw`)).toBe(0)
+    expect(await client.exists(`${prefix}{fw:100:60000:1.2.3.4}:fw`)).toBe(0)
   })
 
   it('reset() returns every algorithm to the untouched state', async () => {

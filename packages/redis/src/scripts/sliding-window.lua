@@ -8,37 +8,42 @@
 -- ARGV[4]  optional: now, integer epoch milliseconds of an injected test clock;
 --          absent = the server's TIME (sec * 1000 + floor(usec / 1000)).
 --
--- Returns the integer array {allowed (1|0), limit, remaining, resetMs, retryAfterMs}.
--- Every value is an integer below 2^53, so Redis's number-to-integer reply loses nothing.
+-- Reply (integers only, each below 2^53):
+--   admitted, when (resetMs + 1) * (L + 1) < 2^53: one integer resetMs * (L + 1) + remaining;
+--   otherwise the array {allowed (1|0), remaining, resetMs, retryAfterMs}.
 --
--- Cost: GET, plus SET ... PX when admitted. A denial writes nothing, so it never extends the TTL.
--- The key expires at start + 2W: after that neither window weighs anything.
+-- Cost: GET, plus SET when admitted: with PX = start + 2W - now on the first admission of a
+-- window, with KEEPTTL after that (the TTL already points at start + 2W, and a SET that keeps it
+-- is much cheaper for Redis than one that sets it again). A denial writes nothing.
 
 local limit = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
 local cost = tonumber(ARGV[3])
-local now
-if ARGV[4] then
-  now = tonumber(ARGV[4])
+local now = ARGV[4]
+if now then
+  now = tonumber(now)
 else
   local t = redis.call('TIME')
-  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  now = t[1] * 1000 + math.floor(t[2] / 1000)
 end
 
-local index = math.floor(now / window)
-local start = index * window
-local elapsed = now - start
+local elapsed = now % window
+local start = now - elapsed
+local index = start / window
 local curr, prev = 0, 0
+local same = false
 
 local state = redis.call('GET', KEYS[1])
 if state then
-  local _, _, i, c, p = string.find(state, '^(%d+):(%d+):(%d+)$')
-  i = tonumber(i)
+  local a = string.find(state, ':', 1, true)
+  local b = string.find(state, ':', a + 1, true)
+  local i = tonumber(string.sub(state, 1, a - 1))
   if i == index then
-    curr = tonumber(c)
-    prev = tonumber(p)
+    curr = tonumber(string.sub(state, a + 1, b - 1))
+    prev = tonumber(string.sub(state, b + 1))
+    same = true
   elseif i == index - 1 then
-    prev = tonumber(c)
+    prev = tonumber(string.sub(state, a + 1, b - 1))
   end
 end
 
@@ -49,8 +54,17 @@ if used + cost * window <= capacity then
   curr = curr + cost
   used = used + cost * window
   local untilGone = start + 2 * window - now
-  redis.call('SET', KEYS[1], string.format('%d:%d:%d', index, curr, prev), 'PX', untilGone)
-  return { 1, limit, math.floor((capacity - used) / window), untilGone, 0 }
+  if same then
+    redis.call('SET', KEYS[1], string.format('%d:%d:%d', index, curr, prev), 'KEEPTTL')
+  else
+    redis.call('SET', KEYS[1], string.format('%d:%d:%d', index, curr, prev), 'PX', untilGone)
+  end
+  local remaining = math.floor((capacity - used) / window)
+  local m = limit + 1
+  if (untilGone + 1) * m < 9007199254740992 then
+    return untilGone * m + remaining
+  end
+  return { 1, remaining, untilGone, 0 }
 end
 
 local remaining = 0
@@ -75,4 +89,4 @@ else
     if wait > 0 then retryAfterMs = retryAfterMs + wait end
   end
 end
-return { 0, limit, remaining, resetMs, retryAfterMs }
+return { 0, remaining, resetMs, retryAfterMs }

@@ -10,23 +10,25 @@
 -- ARGV[5]  optional: now, integer epoch milliseconds of an injected test clock;
 --          absent = the server's TIME (sec * 1000 + floor(usec / 1000)).
 --
--- Returns the integer array {allowed (1|0), limit, remaining, resetMs, retryAfterMs}.
--- Every value is an integer below 2^53, so Redis's number-to-integer reply loses nothing.
+-- Reply (integers only, each below 2^53):
+--   admitted, when (resetMs + 1) * (C + 1) < 2^53: one integer resetMs * (C + 1) + remaining;
+--   otherwise the array {allowed (1|0), remaining, resetMs, retryAfterMs}.
 --
--- Cost: GET, plus SET ... PX when admitted (DEL instead if the bucket were full again). A denial
--- writes nothing: the stored (units, ts) refills to exactly the same state later, and the key
--- keeps its TTL, the moment the bucket is full again.
+-- Cost: GET, plus SET ... PX when admitted (DEL instead if the bucket were full again; the TTL
+-- moves with every admission, so it is set every time). A denial writes nothing: the stored
+-- (units, ts) refills to exactly the same state later, and the key keeps its TTL, the moment
+-- the bucket is full again.
 
 local capacity = tonumber(ARGV[1])
 local rate = tonumber(ARGV[2])
 local interval = tonumber(ARGV[3])
 local cost = tonumber(ARGV[4])
-local now
-if ARGV[5] then
-  now = tonumber(ARGV[5])
+local now = ARGV[5]
+if now then
+  now = tonumber(now)
 else
   local t = redis.call('TIME')
-  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  now = t[1] * 1000 + math.floor(t[2] / 1000)
 end
 
 local full = capacity * interval
@@ -57,8 +59,13 @@ if units >= need then
   else
     redis.call('DEL', KEYS[1])
   end
-  return { 1, capacity, math.floor(units / interval), resetMs, 0 }
+  local remaining = math.floor(units / interval)
+  local m = capacity + 1
+  if (resetMs + 1) * m < 9007199254740992 then
+    return resetMs * m + remaining
+  end
+  return { 1, remaining, resetMs, 0 }
 end
 
-return { 0, capacity, math.floor(units / interval), math.ceil((full - units) / rate),
+return { 0, math.floor(units / interval), math.ceil((full - units) / rate),
   math.ceil((need - units) / rate) }
