@@ -37,7 +37,8 @@ local elapsed = now % window
 local index = (now - elapsed) / window
 local untilEnd = window - elapsed
 
-local count = redis.call('HINCRBY', KEYS[1], index, cost)
+-- ARGV[3] goes in as sent: Redis parses it in C, Lua would format the number back to text.
+local count = redis.call('HINCRBY', KEYS[1], index, ARGV[3])
 if count <= limit then
   if count == cost then
     -- First admission of this window (a field never holds 0): the key is new, or holds the

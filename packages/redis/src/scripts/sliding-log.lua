@@ -40,6 +40,7 @@ end
 local key = KEYS[1]
 local horizon = now - window
 local find, sub, format = string.find, string.sub, string.format
+-- (PEXPIRE takes ARGV[2] as sent: no number formatting in Lua.)
 
 local function admitted(remaining)
   local m = limit + 1
@@ -57,7 +58,7 @@ if not tail or tailT <= horizon then
   -- Empty, or every entry has left the window: start a new log (its running total from 0).
   if tail then redis.call('DEL', key) end
   redis.call('RPUSH', key, format('%d:%d:0:%d', now, cost, now))
-  redis.call('PEXPIRE', key, window)
+  redis.call('PEXPIRE', key, ARGV[2])
   return admitted(limit - cost)
 end
 do
@@ -103,7 +104,7 @@ if used + cost <= limit then
   else
     redis.call('RPUSH', key, format('%d:%d:%d:%d', now, tailS + cost, baseS, oldestT))
   end
-  redis.call('PEXPIRE', key, window)
+  redis.call('PEXPIRE', key, ARGV[2])
   return admitted(limit - used - cost)
 end
 
