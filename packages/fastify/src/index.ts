@@ -79,21 +79,10 @@ const kGlobalHooks: unique symbol = Symbol('tollgate.globalHooks')
 type CountedRequest = FastifyRequest & { [kEntries]: HeaderEntry[] | null }
 type Config = HttpConfig<FastifyRequest, TollgateHandler>
 
-/** Plugin options a route inherits (every one but global, name, prefix and limiter). */
-const INHERITED = [
-  'algorithm',
-  'store',
-  'key',
-  'cost',
-  'skip',
-  'headers',
-  'statusCode',
-  'message',
-  'handler',
-  'failure',
-  'onStoreError',
-  'denyCache',
-]
+/** Plugin options a route inherits: every shared option but its own limiter, name and prefix. */
+const INHERITED = HTTP_OPTIONS.filter(
+  (name) => name !== 'limiter' && name !== 'name' && name !== 'prefix',
+)
 /** Options that build a limiter; a route that brings its own `limiter` takes none of them. */
 const LIMITER_BUILDING = ['algorithm', 'store', 'failure', 'onStoreError', 'denyCache']
 
