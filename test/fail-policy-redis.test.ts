@@ -3,7 +3,7 @@
  * the same port: every decision comes back within timeoutMs (+ scheduling slack), the breaker
  * opens and closes again, limiting resumes after recovery, and nothing rejects unhandled.
  */
-import { createLimiter, type Decision, fixedWindow, type Limiter } from '@tollgate/core'
+import { createLimiter, type Decision, type Limiter, slidingLog } from '@tollgate/core'
 import { RedisStore } from '@tollgate/redis'
 import { Redis } from 'ioredis'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
@@ -60,7 +60,8 @@ async function untilHealthy(limiter: Limiter, key: string): Promise<Decision> {
 
 function makeLimiter(mode: 'open' | 'local' | 'closed', errors: unknown[]) {
   return createLimiter({
-    algorithm: fixedWindow({ limit: 3, windowMs: 60_000 }),
+    // A sliding log, not an epoch-aligned window: no window boundary can fall inside a test.
+    algorithm: slidingLog({ limit: 3, windowMs: 60_000 }),
     store: new RedisStore({ client, prefix: `fail-${mode}:` }),
     failure: { mode, timeoutMs: TIMEOUT_MS, breaker: { failures: 3, cooldownMs: COOLDOWN_MS } },
     onStoreError: (error) => errors.push(error),

@@ -9,7 +9,7 @@
  */
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { type FailureOptions, fixedWindow } from '@tollgate/core'
+import { type FailureOptions, slidingLog } from '@tollgate/core'
 import { rateLimit } from '@tollgate/express'
 import { tollgate } from '@tollgate/fastify'
 import { RedisStore } from '@tollgate/redis'
@@ -101,7 +101,8 @@ const frameworks = {
 let apps = 0
 function limitOptions(options: Options) {
   return {
-    algorithm: fixedWindow({ limit: LIMIT, windowMs: 60_000 }),
+    // A sliding log, not an epoch-aligned window: no window boundary can fall inside a test.
+    algorithm: slidingLog({ limit: LIMIT, windowMs: 60_000 }),
     // Each app its own counter (key space), though all share the client.
     store: new RedisStore({ client, prefix: `http-fail-policy:${++apps}:` }),
     headers: { standard: 'draft-8', legacy: true } as const,
