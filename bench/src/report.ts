@@ -212,7 +212,7 @@ function microSection(micro: MicroResults): string[] {
     '',
     `### Memory limiters (decisions/s, one caller awaiting each decision)`,
     '',
-    `| limiter | 1 key | ${num(st.manyKeys as number)} keys | heap bytes per key (${num(st.heapKeys as number)} keys) | exact over ${num(st.manyKeys as number)} keys |`,
+    `| limiter | 1 key | ${num(st.manyKeys as number)} keys | heap + ArrayBuffer bytes per key (${num(st.heapKeys as number)} keys) | exact over ${num(st.manyKeys as number)} keys |`,
     '|---|--:|--:|--:|---|',
   ]
   for (const m of micro.memory) {

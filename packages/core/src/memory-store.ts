@@ -24,15 +24,14 @@ export interface MemoryStoreOptions {
 const NONE = -1
 /** Background sweep of expired keys; unref'd so it never keeps the process alive. */
 const SWEEP_INTERVAL_MS = 60_000
-/** Numbers of state per slot: a, b, c (per algorithm) and the expiry. */
-const STRIDE = 4
-const EXP = 3
+/** Numbers of state per slot: the expiry, then A and B (their meaning depends on the algorithm). */
+const STRIDE = 3
 
 /**
- * In-process store. A Map from key to slot number, and per slot four doubles of state and two
+ * In-process store. A Map from key to slot number, and per slot three doubles of state and two
  * LRU links in typed arrays, interleaved so a decision touches one cache line of each: a tracked
- * key costs its Map entry, its string and 40 bytes, no object. Every decision is synchronous and
- * exact per SEMANTICS.md.
+ * key costs its Map entry, its string and 32 bytes, no object per key. Every decision is
+ * synchronous and exact per SEMANTICS.md.
  *
  * @example
  * const limiter = createLimiter({ algorithm: fixedWindow({ limit: 10, windowMs: 1000 }),
@@ -44,8 +43,9 @@ export class MemoryStore implements Store {
   private readonly slots = new Map<string, number>()
   private keys: Array<string | undefined> = []
   /**
-   * At `slot * 4`: the algorithm's numbers a, b, c (see decideNow); at `slot * 4 + 3` the clock
-   * ms at which the state stops mattering (SEMANTICS.md "Keys and expiry"), 0 for no state.
+   * At `slot * 3`: the clock ms at which the slot's state stops mattering (SEMANTICS.md "Keys
+   * and expiry"; 0 = no state), then the algorithm's numbers A and B (see decideNow). The expiry
+   * doubles as the window identity of the window algorithms.
    */
   private st = new Float64Array(0)
   private logs: Array<number[] | undefined> = []
@@ -119,7 +119,7 @@ export class MemoryStore implements Store {
     let base = NONE
     if (slot !== undefined) {
       base = slot * STRIDE
-      if (st[base + EXP]! <= now) {
+      if (st[base]! <= now) {
         // Expired state is the same as no state; the slot is reused.
         this.clearState(slot)
         base = NONE
@@ -127,18 +127,17 @@ export class MemoryStore implements Store {
     }
     switch (algorithm.kind) {
       case 'fixedWindow': {
-        // a = window index, b = count
+        // A = count; the state belongs to this window iff it expires at this window's end.
         const { limit, windowMs } = algorithm
         const i = Math.floor(now / windowMs)
         const end = (i + 1) * windowMs
-        const count = base !== NONE && st[base] === i ? st[base + 1]! : 0
+        const count = base !== NONE && st[base] === end ? st[base + 1]! : 0
         if (count + cost <= limit) {
           const after = count + cost
           slot ??= this.allocate(key, now)
           const at = slot * STRIDE
-          this.st[at] = i
-          this.st[at + 1] = after
           this.setExp(at, end)
+          this.st[at + 1] = after
           this.touch(slot)
           return {
             allowed: true,
@@ -158,7 +157,8 @@ export class MemoryStore implements Store {
         }
       }
       case 'slidingWindow': {
-        // a = window index, b = current window's count, c = previous window's count
+        // A = the count of the state's window, B = the count of the window before it; the
+        // state's window is the one whose state expires (start + 2W) at the stored expiry.
         const { limit: L, windowMs: W } = algorithm
         const i = Math.floor(now / W)
         const start = i * W
@@ -166,11 +166,11 @@ export class MemoryStore implements Store {
         let curr = 0
         let prev = 0
         if (base !== NONE) {
-          const si = st[base]!
-          if (si === i) {
+          const expiresAt = st[base]!
+          if (expiresAt === start + 2 * W) {
             curr = st[base + 1]!
             prev = st[base + 2]!
-          } else if (si === i - 1) {
+          } else if (expiresAt === start + W) {
             prev = st[base + 1]!
           }
         }
@@ -180,10 +180,9 @@ export class MemoryStore implements Store {
           const usedAfter = used + cost * W
           slot ??= this.allocate(key, now)
           const at = slot * STRIDE
-          this.st[at] = i
+          this.setExp(at, start + 2 * W)
           this.st[at + 1] = curr
           this.st[at + 2] = prev
-          this.setExp(at, start + 2 * W)
           this.touch(slot)
           return {
             allowed: true,
@@ -211,30 +210,53 @@ export class MemoryStore implements Store {
         }
       }
       case 'slidingLog': {
-        // The log: [t0, cost0, t1, cost1, ...], oldest first; a = sum of its costs.
+        // A = sum of the live entries' costs; the newest entry's t is the expiry - W. One entry
+        // lives inline (B = its cost); from the second distinct millisecond on, entries live in
+        // logs[slot] as [t0, cost0, t1, cost1, ...], oldest first, and B = the first live index.
         const { limit: L, windowMs: W } = algorithm
-        let log = base !== NONE ? this.logs[slot!] : undefined
+        const log = base !== NONE ? this.logs[slot!] : undefined
         let used = 0
+        let head = 0
         if (log !== undefined) {
-          used = st[base]!
-          let drop = 0
-          while (drop < log.length && log[drop]! <= now - W) {
-            used -= log[drop + 1]!
-            drop += 2
+          used = st[base + 1]!
+          head = st[base + 2]!
+          const before = head
+          while (log[head]! <= now - W) {
+            used -= log[head + 1]!
+            head += 2
           }
-          if (drop > 0) log.splice(0, drop)
+          if (head !== before) {
+            if (head > 64 && head * 2 > log.length) {
+              // Compact now and then: each entry is copied O(1) times on average.
+              log.copyWithin(0, head)
+              log.length -= head
+              head = 0
+            }
+            st[base + 1] = used
+            st[base + 2] = head
+          }
+        } else if (base !== NONE) {
+          // The inline entry is live: it is the newest, and the state expires with it.
+          used = st[base + 1]!
         }
         if (used + cost <= L) {
           slot ??= this.allocate(key, now)
-          if (log === undefined) {
-            log = []
-            this.logs[slot] = log
-          }
-          // Requests in the same millisecond share one entry.
-          if (log.length > 0 && log[log.length - 2] === now) log[log.length - 1]! += cost
-          else log.push(now, cost)
+          // allocate() may have grown (replaced) the state array.
+          const sa = this.st
           const at = slot * STRIDE
-          this.st[at] = used + cost
+          if (log !== undefined) {
+            // Requests in the same millisecond share one entry.
+            if (log[log.length - 2] === now) log[log.length - 1]! += cost
+            else log.push(now, cost)
+          } else if (base === NONE) {
+            sa[at + 2] = cost
+          } else if (sa[at]! - W === now) {
+            sa[at + 2]! += cost
+          } else {
+            this.logs[slot] = [sa[at]! - W, sa[at + 2]!, now, cost]
+            sa[at + 2] = 0
+          }
+          sa[at + 1] = used + cost
           this.setExp(at, now + W)
           this.touch(slot)
           return {
@@ -245,37 +267,38 @@ export class MemoryStore implements Store {
             retryAfterMs: 0,
           }
         }
-        if (slot !== undefined) {
-          this.st[base] = used
-          this.touch(slot)
-        }
-        // Denied: the oldest entries leave first; find the first whose departure makes room.
-        let left = used
-        let retryAfterMs = 0
-        for (let k = 0; log !== undefined && k < log.length; k += 2) {
-          left -= log[k + 1]!
-          if (left + cost <= L) {
-            retryAfterMs = log[k]! + W - now
-            break
+        // Denied (so the key has state): the oldest entries leave first; the first whose
+        // departure makes room gives the wait.
+        this.touch(slot!)
+        const newest = st[base]! - W
+        let retryAfterMs = newest + W - now
+        if (log !== undefined) {
+          let left = used
+          for (let k = head; k < log.length; k += 2) {
+            left -= log[k + 1]!
+            if (left + cost <= L) {
+              retryAfterMs = log[k]! + W - now
+              break
+            }
           }
         }
-        const newest = log !== undefined && log.length > 0 ? log[log.length - 2]! : undefined
+        // (One inline entry: once it leaves, the log is empty and any cost <= limit fits.)
         return {
           allowed: false,
           limit: L,
           remaining: L - used,
-          resetMs: newest === undefined ? 0 : newest + W - now,
+          resetMs: newest + W - now,
           retryAfterMs,
         }
       }
       case 'tokenBucket': {
-        // a = balance in units of 1/I token, b = clock ms of the last admitted request
+        // A = balance in units of 1/I token, B = clock ms of the last admitted request
         const { capacity: C, refillRate: R, refillIntervalMs: I } = algorithm
         const full = C * I
         let units = full
         if (base !== NONE) {
           // A clock that steps back refills nothing rather than draining the bucket.
-          units = Math.min(full, st[base]! + Math.max(0, now - st[base + 1]!) * R)
+          units = Math.min(full, st[base + 1]! + Math.max(0, now - st[base + 2]!) * R)
         }
         const need = cost * I
         const allowed = units >= need
@@ -285,9 +308,9 @@ export class MemoryStore implements Store {
           // units < full here: an admitted request always takes at least one token's units.
           slot ??= this.allocate(key, now)
           const at = slot * STRIDE
-          this.st[at] = units
-          this.st[at + 1] = now
           this.setExp(at, now + resetMs)
+          this.st[at + 1] = units
+          this.st[at + 2] = now
           this.touch(slot)
         } else if (slot !== undefined) {
           // A denial writes nothing (as the Lua script): the stored state refills to the same
@@ -308,7 +331,7 @@ export class MemoryStore implements Store {
   }
 
   private setExp(at: number, expiresAt: number): void {
-    this.st[at + EXP] = expiresAt
+    this.st[at] = expiresAt
     if (expiresAt < this.minExp) this.minExp = expiresAt
   }
 
@@ -393,7 +416,7 @@ export class MemoryStore implements Store {
     const st = this.st
     for (let slot = 0; slot < this.used; slot++) {
       if (this.keys[slot] === undefined) continue
-      const expiresAt = st[slot * STRIDE + EXP]!
+      const expiresAt = st[slot * STRIDE]!
       if (expiresAt <= now) this.release(slot)
       else if (expiresAt < min) min = expiresAt
     }
