@@ -129,8 +129,11 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
 
   const exited = (proc: ChildProcess) =>
     new Promise<void>((resolve) => {
-      if (proc.exitCode !== null || proc.signalCode !== null) resolve()
-      else proc.once('exit', () => resolve())
+      if (proc.exitCode !== null || proc.signalCode !== null) return resolve()
+      // The child is unref'd (see launch); while we wait for its exit it must hold the event loop
+      // open, or Node may exit first and leave the rest of a teardown undone.
+      proc.ref()
+      proc.once('exit', () => resolve())
     })
 
   const server: RedisServer = {
