@@ -305,8 +305,11 @@ class LimiterImpl implements Limiter {
   private remember(storeKey: string, cost: number, sentAt: number, decision: Decision): void {
     const denied = this.denied!
     if (denied.size >= DENY_CACHE_MAX) {
-      const oldest = denied.keys().next()
-      if (!oldest.done) denied.delete(oldest.value)
+      // A Map iterates in insertion order: the first entry is the oldest.
+      for (const [oldest] of denied) {
+        denied.delete(oldest)
+        break
+      }
     }
     // Measured from when the request was sent, so local time never denies past the store's T.
     denied.set(storeKey, { until: sentAt + decision.retryAfterMs, cost, at: sentAt, decision })

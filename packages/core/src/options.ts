@@ -9,8 +9,8 @@ export function rejectUnknownOptions(
   options: object,
   known: readonly string[],
 ): void {
-  for (const name of Object.keys(options)) {
-    if (!known.includes(name)) {
+  for (const name in options) {
+    if (Object.hasOwn(options, name) && !known.includes(name)) {
       throw new TollgateTypeError(
         `unknown option ${JSON.stringify(name)} in ${where}; expected one of ${known.join(', ')}`,
         'ERR_TOLLGATE_UNKNOWN_OPTION',

@@ -157,7 +157,7 @@ function routeLimiterOptions(
     if (ownLimiter && LIMITER_BUILDING.includes(name)) continue
     merged[name] = plugin[name]
   }
-  for (const name of Object.keys(own)) merged[name] = own[name]
+  Object.assign(merged, own)
   if (!ownLimiter && merged.algorithm === undefined && plugin.limiter !== undefined) {
     throw new TollgateTypeError(
       `${where} needs its own algorithm or limiter: the plugin's limiter cannot be shared by a route with its own counter`,

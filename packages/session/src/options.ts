@@ -106,7 +106,7 @@ export function parseOptions(input: unknown): ParsedOptions {
     throw new TypeErr(`${WHERE} expects an options object, got ${describeValue(input)}`)
   }
   const options = input as Record<string, unknown>
-  const unknown = Object.keys(options).filter(
+  const unknown = Object.getOwnPropertyNames(options).filter(
     (name) => !(KNOWN as readonly string[]).includes(name),
   )
   if (unknown.length > 0) {
