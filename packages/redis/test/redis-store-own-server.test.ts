@@ -67,8 +67,9 @@ describe('RedisStore on its own server', () => {
 
   it.each([
     // A steady-state admission of each script: the commands it runs inside Redis (plus TIME
-    // without an injected clock, counted above).
-    ['fixedWindow', { hincrby: 1 }],
+    // without an injected clock, counted above). With the injected clock used here the fixed
+    // window restates its TTL on every admission (on the server's clock only the first does).
+    ['fixedWindow', { hincrby: 1, pexpire: 1 }],
     ['slidingWindow', { get: 1, set: 1 }],
     ['slidingLog', { lindex: 1, rpush: 1, pexpire: 1 }],
     ['tokenBucket', { get: 1, set: 1 }],
@@ -178,4 +179,26 @@ describe('RedisStore on its own server', () => {
       })
     }
   })
+})
+
+describe('TTL under an injected clock', () => {
+  it.each([
+    ['fixedWindow', fixedWindow({ limit: 100, windowMs: 60_000 }), 'fw', 1],
+    ['slidingWindow', slidingWindow({ limit: 100, windowMs: 60_000 }), 'sw', 2],
+  ] as const)(
+    '%s restates the TTL from each admission, never past the state’s end',
+    async (_kind, algorithm, suffix, windowsUntilGone) => {
+      const W = 60_000
+      let now = 1_700_000_000_000 + 5_000
+      const start = Math.floor(now / W) * W
+      const clocked = new RedisStore({ client, prefix: 'ttl-injected:', clock: () => now })
+      await clocked.decide('k', algorithm, 1)
+      now += 15_000 // later in the same window, as the caller's clock sees it
+      await clocked.decide('k', algorithm, 1)
+      const untilGone = start + windowsUntilGone * W - now
+      const pttl = await client.pttl(`ttl-injected:{k}:${suffix}`)
+      expect(pttl).toBeLessThanOrEqual(untilGone)
+      expect(pttl).toBeGreaterThan(untilGone - 200)
+    },
+  )
 })

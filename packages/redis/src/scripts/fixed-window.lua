@@ -16,7 +16,8 @@
 -- Cost: HINCRBY of this window's field, which reads and counts in one call with no number
 -- parsing or formatting in Lua. The first admission of a window also sets PEXPIRE to the
 -- window's end (and drops another window's field, if the key still holds one); later admissions
--- leave the TTL alone, as it already is the window's end. A denial takes the cost back with a
+-- leave the TTL alone, as on the server's clock it already is the window's end (with an injected
+-- clock every admission sets it again). A denial takes the cost back with a
 -- second HINCRBY and never touches the TTL.
 --
 -- Invariant: the hash holds at most one field, so a state from any other window (earlier, or
@@ -47,6 +48,10 @@ if count <= limit then
       redis.call('DEL', KEYS[1])
       redis.call('HSET', KEYS[1], index, cost)
     end
+    redis.call('PEXPIRE', KEYS[1], untilEnd)
+  elseif ARGV[4] then
+    -- An injected clock is not the clock Redis expires keys on: restate the TTL from this
+    -- request's now, so the key never outlives the window's end as the caller's clock sees it.
     redis.call('PEXPIRE', KEYS[1], untilEnd)
   end
   local m = limit + 1

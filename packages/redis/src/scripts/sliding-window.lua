@@ -54,7 +54,9 @@ if used + cost * window <= capacity then
   curr = curr + cost
   used = used + cost * window
   local untilGone = start + 2 * window - now
-  if same then
+  if same and not ARGV[4] then
+    -- On the server's clock the TTL set by this window's first admission already ends at
+    -- start + 2W; an injected clock is not the one Redis expires on, so it restates it.
     redis.call('SET', KEYS[1], string.format('%d:%d:%d', index, curr, prev), 'KEEPTTL')
   else
     redis.call('SET', KEYS[1], string.format('%d:%d:%d', index, curr, prev), 'PX', untilGone)
