@@ -76,6 +76,7 @@ interface PendingCall {
   key: string
   storeKey: string
   cost: number
+  /** The deny cache's clock when the call was sent. */
   sentAt: number
   /** Date.now() value after which the fail policy answers instead of the store; 0 once answered. */
   deadline: number
@@ -139,6 +140,11 @@ class LimiterImpl implements Limiter {
   private readonly breaker: Breaker
   private localStore: MemoryStore | undefined
   private readonly denied: Map<string, DenyEntry> | undefined
+  /**
+   * The store's injected clock, if it exposes one: the deny cache then times its entries with it
+   * (so a test that moves the store's clock past a retry time is admitted), else with Date.now.
+   */
+  private readonly storeClock: (() => number) | undefined
   /** Store calls in flight, a doubly linked list, oldest first (see arm()). */
   private oldest: PendingCall | undefined
   private newest: PendingCall | undefined
@@ -180,6 +186,8 @@ class LimiterImpl implements Limiter {
     this.failure = parseFailure(o.failure)
     this.onStoreError = optionalFunction('onStoreError', o.onStoreError)
     this.breaker = new Breaker(this.failure.breaker)
+    const storeClock = (this.store as { clock?: unknown }).clock
+    this.storeClock = typeof storeClock === 'function' ? (storeClock as () => number) : undefined
     const denyCache = o.denyCache ?? this.memory === undefined
     this.denied = denyCache ? new Map() : undefined
   }
@@ -212,7 +220,7 @@ class LimiterImpl implements Limiter {
     if (this.denied !== undefined) {
       const hit = this.denied.get(storeKey)
       if (hit !== undefined) {
-        const now = Date.now()
+        const now = this.storeClock === undefined ? Date.now() : this.storeClock()
         if (now < hit.until && hit.cost === cost) return Promise.resolve(cachedDenial(hit, now))
         if (now >= hit.until) this.denied.delete(storeKey)
       }
@@ -223,13 +231,14 @@ class LimiterImpl implements Limiter {
 
   private callStore(key: string, storeKey: string, cost: number): Promise<Decision> {
     const sentAt = Date.now()
+    const storeClock = this.storeClock
     return new Promise<Decision>((resolve) => {
       const call: PendingCall = {
         resolve,
         key,
         storeKey,
         cost,
-        sentAt,
+        sentAt: storeClock === undefined ? sentAt : storeClock(),
         deadline: sentAt + this.failure.timeoutMs,
         prev: this.newest,
         next: undefined,

@@ -39,7 +39,8 @@ const STRIDE = 3
  */
 export class MemoryStore implements Store {
   readonly maxKeys: number
-  private readonly clock: Clock
+  /** The clock decisions are made on (integer epoch ms): `Date.now` unless one was injected. */
+  readonly clock: Clock
   private readonly slots = new Map<string, number>()
   private keys: Array<string | undefined> = []
   /**

@@ -15,6 +15,11 @@ export interface Store {
   reset(key: string, algorithm: Algorithm): Promise<void>
   /** Releases timers and connections the store owns (never a client passed in by the user). */
   close?(): Promise<void>
+  /**
+   * The injected clock a store decides with, if any (integer epoch ms). The limiter's local deny
+   * cache times its entries with it, so moving a test clock past a retry time is seen at once.
+   */
+  readonly clock?: Clock
 }
 
 /** A clock returning integer epoch milliseconds. */

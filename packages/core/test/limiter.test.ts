@@ -279,3 +279,23 @@ describe('deny cache', () => {
     expect(store.calls).toBe(3)
   })
 })
+
+describe('deny cache with a store clock', () => {
+  it('times its entries with the clock a store exposes, so moving that clock admits at once', async () => {
+    let now = 1_000_000
+    const inner = new MemoryStore({ clock: () => now })
+    // A remote-like store (not a MemoryStore, so the cache is on) that decides on an injected clock.
+    const store: Store & { clock: () => number } = {
+      clock: () => now,
+      decide: (key, algorithm, cost) => inner.decide(key, algorithm, cost),
+      reset: (key, algorithm) => inner.reset(key, algorithm),
+    }
+    const limiter = createLimiter({ algorithm: tokenBucket({ capacity: 1, refillRate: 1 }), store })
+    expect((await limiter.limit('k')).allowed).toBe(true)
+    expect(await limiter.limit('k')).toMatchObject({ allowed: false, retryAfterMs: 1000 })
+    now += 999
+    expect(await limiter.limit('k')).toMatchObject({ allowed: false, retryAfterMs: 1 })
+    now += 1
+    expect((await limiter.limit('k')).allowed).toBe(true)
+  })
+})

@@ -127,6 +127,8 @@ export class RedisStore implements Store {
   /** The key prefix in use. */
   readonly prefix: string
   readonly #clock: Clock | undefined
+  /** The injected clock, if any (read by the limiter's deny cache); undefined = Redis TIME. */
+  readonly clock: Clock | undefined
   readonly #fixedWindow: ScriptCommand
   readonly #slidingWindow: ScriptCommand
   readonly #slidingLog: ScriptCommand
@@ -154,6 +156,7 @@ export class RedisStore implements Store {
     this.client = client
     this.prefix = prefix
     this.#clock = clock
+    this.clock = clock
     this.#fixedWindow = defineScript(scripting, 'fixedWindow')
     this.#slidingWindow = defineScript(scripting, 'slidingWindow')
     this.#slidingLog = defineScript(scripting, 'slidingLog')
