@@ -4,14 +4,12 @@
  *   carries the same code).
  * - `ERR_TOLLGATE_UNKNOWN_OPTION`: an option name tollgate does not know (a typo such as windowMS).
  * - `ERR_TOLLGATE_STORE_TIMEOUT`: a store call took longer than `failure.timeoutMs`.
- * - `ERR_TOLLGATE_BREAKER_OPEN`: the circuit breaker is open; the store was not called.
  * - `ERR_TOLLGATE_STORE_REPLY`: a store answered something that is not a decision.
  */
 export type TollgateErrorCode =
   | 'ERR_TOLLGATE_INVALID_OPTION'
   | 'ERR_TOLLGATE_UNKNOWN_OPTION'
   | 'ERR_TOLLGATE_STORE_TIMEOUT'
-  | 'ERR_TOLLGATE_BREAKER_OPEN'
   | 'ERR_TOLLGATE_STORE_REPLY'
 
 /** A runtime error raised by tollgate itself, with a stable `code`. */

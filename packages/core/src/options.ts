@@ -65,17 +65,6 @@ export function optionalFunction<T>(name: string, value: unknown): T | undefined
   return value as T
 }
 
-/** A non-empty string. */
-export function nonEmptyString(name: string, value: unknown): string {
-  if (typeof value !== 'string') {
-    throw new TollgateTypeError(`${name} must be a non-empty string, got ${describeValue(value)}`)
-  }
-  if (value.length === 0) {
-    throw new TollgateRangeError(`${name} must be a non-empty string, got ""`)
-  }
-  return value
-}
-
 /** Rejects configurations whose integer arithmetic would leave the exact range of a double. */
 export function assertExactProduct(what: string, a: number, b: number): void {
   if (a * b > Number.MAX_SAFE_INTEGER) {
