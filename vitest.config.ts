@@ -21,6 +21,7 @@ export default defineConfig({
   resolve: {
     alias: [
       { find: /^@tollgate\/core\/testing$/, replacement: src('core', 'testing/index.ts') },
+      { find: /^@tollgate\/core\/http$/, replacement: src('core', 'http/index.ts') },
       { find: /^@tollgate\/core$/, replacement: src('core') },
       { find: /^@tollgate\/redis$/, replacement: src('redis') },
       { find: /^@tollgate\/express$/, replacement: src('express') },

@@ -3,6 +3,7 @@ import type { Algorithm } from './algorithms/index.js'
 import type { Decision } from './decision.js'
 import { describeValue, TollgateRangeError, TollgateTypeError } from './errors.js'
 import { rejectUnknownOptions } from './options.js'
+import { traitsOf } from './traits.js'
 
 /** The IETF RateLimit header drafts tollgate can write (HEADERS.md). */
 export type StandardHeaders = 'draft-6' | 'draft-7' | 'draft-8' | 'draft-11'
@@ -121,23 +122,15 @@ export function parseHeadersOptions(value: unknown, where = 'headers'): HeadersC
   })
 }
 
-/** `w` of HEADERS.md: window seconds rounded up, or the seconds to refill an empty bucket. */
+/** `w` of docs/headers.md: window seconds rounded up, or the seconds to refill an empty bucket. */
 export function windowSeconds(algorithm: Algorithm): number {
-  if (algorithm.kind === 'tokenBucket') {
-    // ceil(capacity / refillRate * refillIntervalMs / 1000), in integers so nothing rounds wrongly.
-    const num = BigInt(algorithm.capacity) * BigInt(algorithm.refillIntervalMs)
-    const den = BigInt(algorithm.refillRate) * 1000n
-    return Math.max(1, Number((num + den - 1n) / den))
-  }
-  return Math.max(1, Math.ceil(algorithm.windowMs / 1000))
+  return traitsOf(algorithm).windowSeconds(algorithm)
 }
 
 /** The default policy name: `"100-in-60s"` for windows, `"20-per-4s"` for a token bucket. */
-export function defaultPolicyName(algorithm: Algorithm): string {
-  const w = windowSeconds(algorithm)
-  return algorithm.kind === 'tokenBucket'
-    ? `${algorithm.capacity}-per-${w}s`
-    : `${algorithm.limit}-in-${w}s`
+export function defaultPolicyName(algorithm: Algorithm, limit?: number): string {
+  const traits = traitsOf(algorithm)
+  return traits.policyName(algorithm, limit ?? traits.limit(algorithm))
 }
 
 /** An RFC 9651 sf-string: printable ASCII only, `"` and `\` escaped. */
@@ -165,7 +158,7 @@ export function createHeaderPolicy(
   options: { name?: string | undefined; headers?: HeadersConfig } = {},
 ): HeaderPolicy {
   const headers = options.headers ?? DEFAULT_HEADERS
-  const limit = algorithm.kind === 'tokenBucket' ? algorithm.capacity : algorithm.limit
+  const limit = traitsOf(algorithm).limit(algorithm)
   const w = windowSeconds(algorithm)
   const name = options.name ?? defaultPolicyName(algorithm)
   const quoted = sfString(name)

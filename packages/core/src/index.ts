@@ -1,15 +1,15 @@
 export * from './algorithms/index.js'
 export type { Decision } from './decision.js'
 export * from './errors.js'
+export type { FailureMode, FailureOptions, ResolvedFailure } from './fail-policy.js'
 export {
-  type FailureMode,
-  type FailureOptions,
-  parseFailure,
-  type ResolvedFailure,
-} from './fail-policy.js'
-export * from './headers.js'
-export * from './http.js'
-export * from './keys.js'
+  defaultPolicyName,
+  type HeadersOptions,
+  type StandardHeaders,
+  windowSeconds,
+} from './headers.js'
+export type { HttpLimitOptions, MessageBody } from './http/options.js'
+export { ipKey, UNKNOWN_IP_KEY } from './keys.js'
 export {
   algorithmSignature,
   createLimiter,
@@ -18,5 +18,6 @@ export {
   type LimitOptions,
 } from './limiter.js'
 export { MemoryStore, type MemoryStoreOptions } from './memory-store.js'
-export * from './options.js'
 export type { Clock, Store } from './store.js'
+export { ALGORITHM_TRAITS, type AlgorithmTraits, traitsOf } from './traits.js'
+export { setWarningHandler, type WarningHandler } from './warnings.js'

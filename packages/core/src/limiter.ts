@@ -12,6 +12,7 @@ import {
 import { MemoryStore } from './memory-store.js'
 import { optionalFunction, rejectUnknownOptions, requireObject } from './options.js'
 import type { Store } from './store.js'
+import { traitsOf } from './traits.js'
 
 /** Options of {@link createLimiter}. */
 export interface LimiterOptions {
@@ -46,6 +47,13 @@ export interface LimitOptions {
   cost?: number
 }
 
+/**
+ * The limiter's synchronous entry point for the HTTP pipeline in this package (not exported from
+ * the package root): a Decision when the store answers at once, else a promise.
+ * @internal
+ */
+export const LIMIT_NOW: unique symbol = Symbol('tollgate.limitNow')
+
 /** A configured limiter: one algorithm over one store, behind the fail policy. */
 export interface Limiter {
   readonly algorithm: Algorithm
@@ -56,17 +64,22 @@ export interface Limiter {
   limit(key: string, options?: LimitOptions): Promise<Decision>
   /** Returns the key to its untouched state (store and deny cache). */
   reset(key: string): Promise<void>
+  /** @internal The HTTP pipeline's synchronous entry (see LIMIT_NOW). */
+  [LIMIT_NOW](key: string, options?: LimitOptions): Decision | Promise<Decision>
 }
 
-const LIMITER_OPTIONS = [
-  'algorithm',
-  'store',
-  'prefix',
-  'name',
-  'failure',
-  'onStoreError',
-  'denyCache',
-] as const
+/** Every option of createLimiter, keyed by the type so a new option cannot be left out. */
+export const LIMITER_OPTION_NAMES = {
+  algorithm: true,
+  store: true,
+  prefix: true,
+  name: true,
+  failure: true,
+  onStoreError: true,
+  denyCache: true,
+} as const satisfies Record<keyof LimiterOptions, true>
+
+const LIMITER_OPTIONS: readonly string[] = Object.keys(LIMITER_OPTION_NAMES)
 
 /** Bound of the deny cache; oldest entries go first when it is full. */
 const DENY_CACHE_MAX = 100_000
@@ -91,26 +104,13 @@ interface DenyEntry {
   decision: Decision
 }
 
-/** Short codes of the algorithm kinds in key prefixes. */
-const KIND_CODES = {
-  fixedWindow: 'fw',
-  slidingWindow: 'sw',
-  slidingLog: 'sl',
-  tokenBucket: 'tb',
-} as const
-
 /**
  * The signature that keeps differently configured limiters apart in a shared store, short
  * because it is part of every stored key: `fw:100:60000` for fixedWindow({ limit: 100,
  * windowMs: 60000 }), `tb:20:5:1000` for tokenBucket({ capacity: 20, refillRate: 5 }).
  */
 export function algorithmSignature(algorithm: Algorithm): string {
-  switch (algorithm.kind) {
-    case 'tokenBucket':
-      return `tb:${algorithm.capacity}:${algorithm.refillRate}:${algorithm.refillIntervalMs}`
-    default:
-      return `${KIND_CODES[algorithm.kind]}:${algorithm.limit}:${algorithm.windowMs}`
-  }
+  return traitsOf(algorithm).signature(algorithm)
 }
 
 /**
@@ -193,6 +193,15 @@ class LimiterImpl implements Limiter {
   }
 
   limit(key: string, options?: LimitOptions): Promise<Decision> {
+    const decision = this[LIMIT_NOW](key, options)
+    return decision instanceof Promise ? decision : Promise.resolve(decision)
+  }
+
+  /**
+   * limit() without a promise when the store answers synchronously (a MemoryStore): the HTTP
+   * pipeline's fast path. Errors still come back as a rejected promise, never thrown.
+   */
+  [LIMIT_NOW](key: string, options?: LimitOptions): Decision | Promise<Decision> {
     if (typeof key !== 'string') {
       return Promise.reject(
         new TollgateTypeError(`key must be a non-empty string, got ${describeValue(key)}`),
@@ -212,20 +221,20 @@ class LimiterImpl implements Limiter {
     const storeKey = this.prefix + key
     if (this.memory !== undefined) {
       try {
-        return Promise.resolve(this.memory.decideNow(storeKey, this.algorithm, cost))
+        return this.memory.decideNow(storeKey, this.algorithm, cost)
       } catch (error) {
-        return Promise.resolve(this.failed(error, key, storeKey, cost))
+        return this.failed(error, key, storeKey, cost)
       }
     }
     if (this.denied !== undefined) {
       const hit = this.denied.get(storeKey)
       if (hit !== undefined) {
         const now = this.storeClock === undefined ? Date.now() : this.storeClock()
-        if (now < hit.until && hit.cost === cost) return Promise.resolve(cachedDenial(hit, now))
+        if (now < hit.until && hit.cost === cost) return cachedDenial(hit, now)
         if (now >= hit.until) this.denied.delete(storeKey)
       }
     }
-    if (!this.breaker.admit()) return Promise.resolve(this.degraded(storeKey, cost))
+    if (!this.breaker.admit()) return this.degraded(storeKey, cost)
     return this.callStore(key, storeKey, cost)
   }
 

@@ -1,21 +1,23 @@
 import { createHash } from 'node:crypto'
 import {
   type Algorithm,
-  createHeaderPolicy,
   type Decision,
   defaultPolicyName,
   fixedWindow,
-  type HeaderEntry,
   type HeadersOptions,
-  parseHeadersOptions,
-  partitionKey,
-  rateLimitHeaders,
-  retryAfterSeconds,
   slidingLog,
   slidingWindow,
   tokenBucket,
   windowSeconds,
 } from '@tollgate/core'
+import {
+  createHeaderPolicy,
+  type HeaderEntry,
+  parseHeadersOptions,
+  partitionKey,
+  rateLimitHeaders,
+  retryAfterSeconds,
+} from '@tollgate/core/http'
 import express from 'express'
 import { rateLimit as expressRateLimit } from 'express-rate-limit'
 import request from 'supertest'

@@ -1,24 +1,26 @@
 import {
-  checkTrustProxy,
   createLimiter,
   type Decision,
-  denialResponse,
-  denialStatus,
   fixedWindow,
   type HttpLimitOptions,
+  MemoryStore,
+  setWarningHandler,
+  tokenBucket,
+} from '@tollgate/core'
+import {
+  checkTrustProxy,
+  denialResponse,
+  denialStatus,
   JSON_CONTENT_TYPE,
   limitOptionsFor,
-  MemoryStore,
   parseHttpOptions,
   prefersText,
   resetWarnings,
-  setWarningHandler,
   TEXT_CONTENT_TYPE,
-  tokenBucket,
   WARN_FORWARDED_WITHOUT_TRUST_PROXY,
   WARN_PERMISSIVE_TRUST_PROXY,
   warnOnce,
-} from '@tollgate/core'
+} from '@tollgate/core/http'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 
 interface FakeRequest {

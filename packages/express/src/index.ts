@@ -1,14 +1,12 @@
+import type { Decision, HttpLimitOptions } from '@tollgate/core'
 import {
-  checkTrustProxy,
-  type Decision,
-  denialResponse,
-  denialStatus,
+  asError,
   type HeaderEntry,
-  type HttpLimitOptions,
-  ipKey,
+  handleRequest,
+  type Outcome,
   parseHttpOptions,
-  rateLimitHeaders,
-} from '@tollgate/core'
+  type RequestFacts,
+} from '@tollgate/core/http'
 import type { NextFunction, Request, RequestHandler, Response } from 'express'
 
 declare global {
@@ -34,16 +32,13 @@ export type RateLimitHandler = (
 /** Options of {@link rateLimit}: the options both adapters share (see `@tollgate/core`). */
 export interface RateLimitOptions extends HttpLimitOptions<Request, RateLimitHandler> {}
 
-/** The limiters that ran on a request, in order, so stacked limiters combine their headers. */
+/** The limiters that counted a request, in order: stacked limiters combine their headers. */
 const kEntries: unique symbol = Symbol('tollgate.entries')
-
 type TrackedRequest = Request & { [kEntries]?: HeaderEntry[] }
 
 /**
- * Express middleware that rate-limits requests with a tollgate limiter.
- *
- * Several `rateLimit()` middlewares may be stacked on one route: each counts the request once and
- * the response carries the headers of all of them (HEADERS.md).
+ * Express middleware that rate-limits requests with a tollgate limiter. The order of steps is
+ * core's (`handleRequest`); this only reads the request and writes the outcome.
  *
  * @example
  * import express from 'express'
@@ -55,76 +50,70 @@ type TrackedRequest = Request & { [kEntries]?: HeaderEntry[] }
  */
 export function rateLimit(options: RateLimitOptions): RequestHandler {
   const config = parseHttpOptions<Request, RateLimitHandler>(options, 'rateLimit()')
-  const { limiter, policy, key: keyOf, skip, costOf, limitOptions, handler } = config
-  let trustChecked = false
-  let forwardedChecked = false
 
-  return async function tollgateRateLimit(
-    req: Request,
-    res: Response,
-    next: NextFunction,
-  ): Promise<void> {
-    // One error exit (next(error)) and one pass exit (next()), each reached at most once.
-    let pass = true
-    try {
-      if (!trustChecked) {
-        trustChecked = true
-        checkTrustProxy(req.app.get('trust proxy'), false)
-      }
-      if (!forwardedChecked && req.headers['x-forwarded-for'] !== undefined) {
-        forwardedChecked = true
-        checkTrustProxy(req.app.get('trust proxy'), true)
-      }
-      let counted = (req as TrackedRequest)[kEntries]
-      let skipped = counted !== undefined && countedBy(counted, policy)
-      if (!skipped && skip !== undefined) {
-        const answer = skip(req)
-        skipped = answer === true || (answer !== false && (await answer) === true)
-      }
-      if (!skipped) {
-        let key = keyOf === undefined ? ipKey(req.ip) : keyOf(req)
-        if (typeof key !== 'string') key = await key
-        const decision = await limiter.limit(
-          key,
-          costOf === undefined ? limitOptions : { cost: costOf(req) },
-        )
-        req.rateLimit = decision
-        const entry: HeaderEntry = { decision, policy, key }
-        if (counted === undefined) {
-          counted = [entry]
-          ;(req as TrackedRequest)[kEntries] = counted
-        } else {
-          counted.push(entry)
-        }
-        const headers = rateLimitHeaders(counted)
-        for (let i = 0; i < headers.length; i += 2) res.setHeader(headers[i]!, headers[i + 1]!)
-        if (!decision.allowed) {
-          pass = false
-          if (handler !== undefined) {
-            res.statusCode = denialStatus(config, decision)
-            const done = handler(req, res, next, decision)
-            if (done instanceof Promise) await done
-          } else {
-            let denial = denialResponse(config, req, decision, req.headers.accept)
-            if (denial instanceof Promise) denial = await denial
-            res.statusCode = denial.status
-            res.setHeader('Content-Type', denial.contentType)
-            res.end(denial.body)
-          }
-        }
-      }
-    } catch (error) {
-      next(error)
+  function write(outcome: Outcome, req: Request, res: Response, next: NextFunction): void {
+    if (outcome.kind === 'skip') {
+      next()
       return
     }
-    if (pass) next()
+    ;(req as TrackedRequest)[kEntries] = outcome.entries
+    req.rateLimit = outcome.decision
+    // next() is called outside every try: an error thrown further down the stack must not come
+    // back here and reach next() a second time.
+    let done: unknown
+    try {
+      const h = outcome.headers
+      for (let i = 0; i < h.length; i += 2) res.setHeader(h[i]!, h[i + 1]!)
+      if (outcome.kind === 'deny') {
+        res.statusCode = outcome.status
+        const denial = outcome.response
+        if (denial !== undefined) {
+          res.setHeader('Content-Type', denial.contentType)
+          res.end(denial.body)
+          return
+        }
+        done = config.handler!(req, res, next, outcome.decision)
+      }
+    } catch (error) {
+      next(asError(error))
+      return
+    }
+    if (outcome.kind === 'pass') {
+      next()
+      return
+    }
+    if (done instanceof Promise) done.catch((error: unknown) => next(asError(error)))
+  }
+
+  return function tollgateRateLimit(req: Request, res: Response, next: NextFunction): void {
+    let outcome: Outcome | Promise<Outcome>
+    try {
+      outcome = handleRequest(config, req, facts(req), (req as TrackedRequest)[kEntries])
+    } catch (error) {
+      next(asError(error))
+      return
+    }
+    if (outcome instanceof Promise) {
+      outcome.then(
+        (o) => write(o, req, res, next),
+        (error: unknown) => next(asError(error)),
+      )
+    } else {
+      write(outcome, req, res, next)
+    }
   }
 }
 
-/** Whether this limiter (its policy object) already counted the request: mounted twice. */
-function countedBy(entries: readonly HeaderEntry[], policy: HeaderEntry['policy']): boolean {
-  for (let i = 0; i < entries.length; i++) if (entries[i]!.policy === policy) return true
-  return false
+function facts(req: Request): RequestFacts {
+  return {
+    ip: req.ip,
+    accept: req.headers.accept,
+    forwardedFor: req.headers['x-forwarded-for'] !== undefined,
+    // Read only until the once-only trust-proxy checks are done.
+    get trustProxy() {
+      return req.app.get('trust proxy')
+    },
+  }
 }
 
 export default rateLimit

@@ -4,15 +4,17 @@ import {
   type Decision,
   fixedWindow,
   MemoryStore,
-  partitionKey,
-  resetWarnings,
   type Store,
   setWarningHandler,
   slidingLog,
   tokenBucket,
+} from '@tollgate/core'
+import {
+  partitionKey,
+  resetWarnings,
   WARN_FORWARDED_WITHOUT_TRUST_PROXY,
   WARN_PERMISSIVE_TRUST_PROXY,
-} from '@tollgate/core'
+} from '@tollgate/core/http'
 import { type RateLimitOptions, rateLimit } from '@tollgate/express'
 import { RedisStore } from '@tollgate/redis'
 import express, { type Express, type NextFunction, type Request, type Response } from 'express'

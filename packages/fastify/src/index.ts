@@ -1,35 +1,34 @@
 import {
-  algorithmSignature,
-  assertAlgorithm,
-  checkTrustProxy,
   type Decision,
-  denialResponse,
-  denialStatus,
   describeValue,
-  type HeaderEntry,
-  HTTP_OPTIONS,
-  type HttpConfig,
   type HttpLimitOptions,
-  ipKey,
-  parseHeadersOptions,
-  parseHttpOptions,
-  rateLimitHeaders,
-  rejectUnknownOptions,
-  requireObject,
   TollgateTypeError,
 } from '@tollgate/core'
+import {
+  asError,
+  type HeaderEntry,
+  type HttpConfig,
+  handleRequest,
+  type Outcome,
+  parseHttpOptions,
+  type RequestFacts,
+  routeOptions,
+  validateHttpOptions,
+} from '@tollgate/core/http'
 import type {
   FastifyInstance,
   FastifyReply,
   FastifyRequest,
-  onRequestAsyncHookHandler,
+  HookHandlerDoneFunction,
+  onRequestHookHandler,
   RouteOptions,
 } from 'fastify'
 import fp from 'fastify-plugin'
 
 /**
  * Replaces the whole denial response. Rate-limit headers, `Retry-After` and the status (429, or
- * 503 when fail-closed) are already set on `reply` when it runs; it must send the reply.
+ * 503 when fail-closed) are already set on `reply` when it runs; it must send the reply (if it
+ * does not, the default denial is sent).
  */
 export type TollgateHandler = (
   request: FastifyRequest,
@@ -66,10 +65,7 @@ declare module 'fastify' {
   }
 }
 
-/**
- * The limiters that counted a request, in order: a limiter never counts a request twice, and
- * stacked limiters (the plugin registered more than once) combine their headers.
- */
+/** The limiters that counted a request, in order (stacked registrations combine headers). */
 const kEntries: unique symbol = Symbol('tollgate.entries')
 /** Set on route options once a route's own `config.rateLimit` limiter is attached. */
 const kRouteLimited: unique symbol = Symbol('tollgate.routeLimited')
@@ -78,63 +74,69 @@ const kGlobalHooks: unique symbol = Symbol('tollgate.globalHooks')
 
 type CountedRequest = FastifyRequest & { [kEntries]: HeaderEntry[] | null }
 type Config = HttpConfig<FastifyRequest, TollgateHandler>
+type MarkedRoute = RouteOptions & {
+  [kRouteLimited]?: true
+  [kGlobalHooks]?: onRequestHookHandler[]
+}
 
-/** Plugin options a route inherits: every shared option but its own limiter, name and prefix. */
-const INHERITED = HTTP_OPTIONS.filter(
-  (name) => name !== 'limiter' && name !== 'name' && name !== 'prefix',
-)
-/** Options that build a limiter; a route that brings its own `limiter` takes none of them. */
-const LIMITER_BUILDING = ['algorithm', 'store', 'failure', 'onStoreError', 'denyCache']
-
-function createHook(config: Config): onRequestAsyncHookHandler {
-  const { limiter, policy, key: keyOf, skip, costOf, limitOptions, handler } = config
-  let forwardedChecked = false
-
-  return async function tollgateOnRequest(request: FastifyRequest, reply: FastifyReply) {
-    let entries = (request as CountedRequest)[kEntries]
-    if (entries !== null && countedBy(entries, policy)) return
-    if (!forwardedChecked && request.headers['x-forwarded-for'] !== undefined) {
-      forwardedChecked = true
-      // Fastify does not expose trustProxy; an IP equal to the socket peer means it was ignored.
-      if (request.ip === request.socket.remoteAddress) checkTrustProxy(false, true)
+/** The request I/O around core's pipeline: a callback hook, so a synchronous outcome stays so. */
+function createHook(config: Config): onRequestHookHandler {
+  function write(
+    o: Outcome,
+    request: FastifyRequest,
+    reply: FastifyReply,
+    done: HookHandlerDoneFunction,
+  ) {
+    if (o.kind === 'skip') return done()
+    ;(request as CountedRequest)[kEntries] = o.entries
+    request.rateLimit = o.decision
+    const h = o.headers
+    for (let i = 0; i < h.length; i += 2) reply.header(h[i]!, h[i + 1]!)
+    if (o.kind === 'pass') return done()
+    reply.code(o.status)
+    if (o.response !== undefined) {
+      reply.header('content-type', o.response.contentType).send(o.response.body)
+      return
     }
-    if (skip !== undefined) {
-      const answer = skip(request)
-      if (answer === true || (answer !== false && (await answer) === true)) return
+    const sent = config.handler!(request, reply, o.decision)
+    const fallback = () => {
+      // A denied request never reaches the route, even when the handler forgot to send.
+      if (!reply.sent)
+        reply.send({ error: 'Too Many Requests', retryAfterMs: o.decision.retryAfterMs })
     }
-    let key = keyOf === undefined ? ipKey(request.ip) : keyOf(request)
-    if (typeof key !== 'string') key = await key
-    const decision = await limiter.limit(
-      key,
-      costOf === undefined ? limitOptions : { cost: costOf(request) },
+    if (sent instanceof Promise) sent.then(fallback, (error: unknown) => reply.send(asError(error)))
+    else fallback()
+  }
+
+  return function tollgateOnRequest(request, reply, done) {
+    let outcome: Outcome | Promise<Outcome>
+    try {
+      outcome = handleRequest(
+        config,
+        request,
+        facts(request),
+        (request as CountedRequest)[kEntries] ?? undefined,
+      )
+      if (!(outcome instanceof Promise)) return write(outcome, request, reply, done)
+    } catch (error) {
+      return done(asError(error))
+    }
+    outcome.then(
+      (o) => write(o, request, reply, done),
+      (error: unknown) => done(asError(error)),
     )
-    request.rateLimit = decision
-    const entry: HeaderEntry = { decision, policy, key }
-    if (entries === null) {
-      entries = [entry]
-      ;(request as CountedRequest)[kEntries] = entries
-    } else {
-      entries.push(entry)
-    }
-    const headers = rateLimitHeaders(entries)
-    for (let i = 0; i < headers.length; i += 2) reply.header(headers[i]!, headers[i + 1]!)
-    if (decision.allowed) return
-    if (handler !== undefined) {
-      reply.code(denialStatus(config, decision))
-      const done = handler(request, reply, decision)
-      if (done instanceof Promise) await done
-      return reply
-    }
-    let denial = denialResponse(config, request, decision, request.headers.accept)
-    if (denial instanceof Promise) denial = await denial
-    return reply.code(denial.status).header('content-type', denial.contentType).send(denial.body)
   }
 }
 
-/** Whether this limiter (its policy object) already counted the request. */
-function countedBy(entries: readonly HeaderEntry[], policy: HeaderEntry['policy']): boolean {
-  for (let i = 0; i < entries.length; i++) if (entries[i]!.policy === policy) return true
-  return false
+function facts(request: FastifyRequest): RequestFacts {
+  const forwardedFor = request.headers['x-forwarded-for'] !== undefined
+  return {
+    ip: request.ip,
+    accept: request.headers.accept,
+    forwardedFor,
+    // Fastify does not expose trustProxy: an IP equal to the socket peer means it was ignored.
+    trustProxy: forwardedFor && request.ip === request.socket.remoteAddress ? false : null,
+  }
 }
 
 function routeName(route: RouteOptions): string {
@@ -142,48 +144,16 @@ function routeName(route: RouteOptions): string {
   return `${method} ${route.url}`
 }
 
-/** The options of a route limiter: the route's own over the inherited plugin options. */
-function routeLimiterOptions(
-  plugin: Record<string, unknown>,
-  value: unknown,
-  where: string,
-  route: RouteOptions,
-): TollgateRouteOptions {
-  const own = requireObject(where, value)
-  const merged: Record<string, unknown> = {}
-  const ownLimiter = own.limiter !== undefined
-  for (const name of INHERITED) {
-    if (plugin[name] === undefined) continue
-    if (ownLimiter && LIMITER_BUILDING.includes(name)) continue
-    merged[name] = plugin[name]
-  }
-  Object.assign(merged, own)
-  if (!ownLimiter && merged.algorithm === undefined && plugin.limiter !== undefined) {
-    throw new TollgateTypeError(
-      `${where} needs its own algorithm or limiter: the plugin's limiter cannot be shared by a route with its own counter`,
-    )
-  }
-  if (!ownLimiter && merged.prefix === undefined && merged.store !== undefined) {
-    // Its own counter in a shared store: the route is part of the key prefix.
-    const algorithm = assertAlgorithm(merged.algorithm)
-    merged.prefix = `${typeof own.name === 'string' ? own.name : algorithmSignature(algorithm)}:${routeName(route)}:`
-  }
-  return merged as TollgateRouteOptions
-}
-
 async function tollgatePlugin(fastify: FastifyInstance, options: TollgateOptions): Promise<void> {
-  const o = requireObject('tollgate plugin', options)
-  rejectUnknownOptions('tollgate plugin', o, [...HTTP_OPTIONS, 'global'])
-  const global = o.global ?? true
+  // Every plugin-level value is checked now, even when only routes will use it.
+  validateHttpOptions(options, 'tollgate plugin', ['global'])
+  const global = options.global ?? true
   if (typeof global !== 'boolean') {
     throw new TollgateTypeError(`global must be a boolean, got ${describeValue(global)}`)
   }
-  // Checked now even when only routes use it, so a bad value fails at registration.
-  parseHeadersOptions(o.headers)
+  const { global: _, ...inherited } = options
   const globalHook = global
-    ? createHook(
-        parseHttpOptions<FastifyRequest, TollgateHandler>(options, 'tollgate plugin', ['global']),
-      )
+    ? createHook(parseHttpOptions<FastifyRequest, TollgateHandler>(inherited, 'tollgate plugin'))
     : undefined
 
   if (!fastify.hasRequestDecorator('rateLimit')) fastify.decorateRequest('rateLimit', null)
@@ -192,16 +162,13 @@ async function tollgatePlugin(fastify: FastifyInstance, options: TollgateOptions
 
   // One hook per config object: the HEAD route Fastify derives from a GET route shares the GET
   // route's config object, and so its counter.
-  const routeHooks = new WeakMap<object, onRequestAsyncHookHandler>()
+  const routeHooks = new WeakMap<object, onRequestHookHandler>()
 
   fastify.addHook('onRoute', (route) => {
-    const marked = route as RouteOptions & {
-      [kRouteLimited]?: true
-      [kGlobalHooks]?: onRequestAsyncHookHandler[]
-    }
+    const marked = route as MarkedRoute
     const value = route.config?.rateLimit
     if (value === false || marked[kRouteLimited]) return
-    let hook: onRequestAsyncHookHandler | undefined
+    let hook: onRequestHookHandler | undefined
     if (value === undefined) {
       // Every registration's global limiter applies (stacked), each attached once.
       if (globalHook === undefined) return
@@ -210,23 +177,18 @@ async function tollgatePlugin(fastify: FastifyInstance, options: TollgateOptions
       else if (attached.includes(globalHook)) return
       else attached.push(globalHook)
       hook = globalHook
-    } else if (typeof value === 'object' && value !== null) {
+    } else {
       // A route's own limiter replaces the global ones; the first registration that sees it
       // builds it, later registrations leave the route alone.
       marked[kRouteLimited] = true
       hook = routeHooks.get(value)
       if (hook === undefined) {
-        const where = `config.rateLimit of ${routeName(route)}`
-        const routeOptions = routeLimiterOptions(o, value, where, route)
-        hook = createHook(parseHttpOptions<FastifyRequest, TollgateHandler>(routeOptions, where))
+        const name = routeName(route)
+        const own = routeOptions<FastifyRequest, TollgateHandler>(inherited, value, name)
+        hook = createHook(parseHttpOptions(own, `config.rateLimit of ${name}`))
         routeHooks.set(value, hook)
       }
-    } else {
-      throw new TollgateTypeError(
-        `config.rateLimit of ${routeName(route)} must be an options object or false, got ${describeValue(value)}`,
-      )
     }
-    if (hook === undefined) return
     const existing = route.onRequest
     const hooks = existing === undefined ? [] : Array.isArray(existing) ? [...existing] : [existing]
     // Before the route's own hooks (limit before authentication and other work), after the

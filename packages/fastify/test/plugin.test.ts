@@ -1,14 +1,16 @@
 import {
   createLimiter,
   fixedWindow,
-  partitionKey,
-  resetWarnings,
   type Store,
   setWarningHandler,
   slidingLog,
   tokenBucket,
-  WARN_FORWARDED_WITHOUT_TRUST_PROXY,
 } from '@tollgate/core'
+import {
+  partitionKey,
+  resetWarnings,
+  WARN_FORWARDED_WITHOUT_TRUST_PROXY,
+} from '@tollgate/core/http'
 import tollgateDefault, { type TollgateOptions, tollgate } from '@tollgate/fastify'
 import { RedisStore } from '@tollgate/redis'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'

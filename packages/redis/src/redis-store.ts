@@ -6,14 +6,12 @@ import {
   type Clock,
   type Decision,
   describeValue,
-  optionalFunction,
-  rejectUnknownOptions,
-  requireObject,
   type Store,
   TollgateError,
   TollgateTypeError,
   validateCost,
 } from '@tollgate/core'
+import { optionalFunction, rejectUnknownOptions, requireObject } from '@tollgate/core/http'
 import type { Cluster, Redis } from 'ioredis'
 import { stateKey } from './keys.js'
 import fixedWindowLua from './scripts/fixed-window.lua'

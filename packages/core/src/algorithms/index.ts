@@ -1,4 +1,5 @@
 import { describeValue, TollgateRangeError, TollgateTypeError } from '../errors.js'
+import { ALGORITHM_KINDS, factoryList, traitsOf } from '../traits.js'
 import type { FixedWindow } from './fixed-window.js'
 import type { SlidingLog } from './sliding-log.js'
 import type { SlidingWindow } from './sliding-window.js'
@@ -14,8 +15,6 @@ export type Algorithm = FixedWindow | SlidingWindow | SlidingLog | TokenBucket
 
 export type AlgorithmKind = Algorithm['kind']
 
-const KINDS: readonly string[] = ['fixedWindow', 'slidingWindow', 'slidingLog', 'tokenBucket']
-
 /** Used by exhaustive switches: a new algorithm kind that a store forgot fails to compile. */
 export function assertNever(value: never): never {
   throw new TollgateTypeError(
@@ -30,10 +29,10 @@ export function assertAlgorithm(value: unknown, name = 'algorithm'): Algorithm {
     typeof value !== 'object' ||
     value === null ||
     typeof kind !== 'string' ||
-    !KINDS.includes(kind)
+    !(ALGORITHM_KINDS as readonly string[]).includes(kind)
   ) {
     throw new TollgateTypeError(
-      `${name} must be made by fixedWindow(), slidingWindow(), slidingLog() or tokenBucket(), got ${
+      `${name} must be made by ${factoryList()}, got ${
         typeof kind === 'string' ? `kind ${JSON.stringify(kind)}` : describeValue(value)
       }`,
     )
@@ -43,7 +42,7 @@ export function assertAlgorithm(value: unknown, name = 'algorithm'): Algorithm {
 
 /** The limit of a window, or the capacity of a bucket. */
 export function algorithmLimit(algorithm: Algorithm): number {
-  return algorithm.kind === 'tokenBucket' ? algorithm.capacity : algorithm.limit
+  return traitsOf(algorithm).limit(algorithm)
 }
 
 /**
@@ -59,8 +58,9 @@ export function validateCost(algorithm: Algorithm, cost: unknown): number {
   }
   const max = algorithmLimit(algorithm)
   if (cost > max) {
-    const what = algorithm.kind === 'tokenBucket' ? 'capacity' : 'limit'
-    throw new TollgateRangeError(`cost must not exceed ${what} ${max}, got ${cost}`)
+    throw new TollgateRangeError(
+      `cost must not exceed ${traitsOf(algorithm).limitName} ${max}, got ${cost}`,
+    )
   }
   return cost
 }

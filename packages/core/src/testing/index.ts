@@ -11,6 +11,7 @@
  */
 import {
   type Algorithm,
+  algorithmLimit,
   fixedWindow,
   slidingLog,
   slidingWindow,
@@ -44,7 +45,7 @@ type Row = [
 ]
 
 function table(name: string, algorithm: Algorithm, rows: Row[]): ConformanceCase {
-  const limit = algorithm.kind === 'tokenBucket' ? algorithm.capacity : algorithm.limit
+  const limit = algorithmLimit(algorithm)
   return {
     name,
     algorithm,
