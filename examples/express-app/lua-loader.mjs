@@ -6,6 +6,8 @@ import { readFile } from 'node:fs/promises'
 const packages = new URL('../../packages/', import.meta.url)
 const entries = {
   '@tollgate/core': 'core/src/index.ts',
+  '@tollgate/core/http': 'core/src/http/index.ts',
+  '@tollgate/core/testing': 'core/src/testing/index.ts',
   '@tollgate/redis': 'redis/src/index.ts',
   '@tollgate/express': 'express/src/index.ts',
   '@tollgate/fastify': 'fastify/src/index.ts',
