@@ -1,0 +1,76 @@
+/**
+ * A sliding log key expires at t_newest + W (SEMANTICS.md, "Keys and expiry"), and a denial does
+ * not move that expiry (issue 15, X11). Redis expires keys on its own clock, so the rule can only
+ * be seen across real milliseconds: the injected clock here *is* the real clock (Date.now, the
+ * clock Redis's TIME reads on this machine), the steps are a few tens of real ms apart, and the
+ * absolute expiry (PEXPIRETIME, exact to the ms, Redis >= 7) is read right after each step and
+ * compared with t_newest + W. A TTL read with an injected clock far ahead of real time cannot
+ * tell t_newest + W from t_first + W, or a denial that re-arms the TTL from one that does not.
+ */
+import { randomUUID } from 'node:crypto'
+import { slidingLog } from '@tollgate/core'
+import { RedisStore, stateKey } from '@tollgate/redis'
+import { Redis } from 'ioredis'
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
+
+const prefix = `t-mutants-ttl-${randomUUID()}:`
+const W = 60_000
+/** Real ms between steps: far above the few ms between reading the clock and Redis's PEXPIRE. */
+const GAP_MS = 50
+/** Redis runs the script a little after the clock was read: its expiry is that much later. */
+const SLACK_MS = 25
+
+let client: Redis
+
+beforeAll(() => {
+  client = new Redis(inject('redisUrl'))
+})
+
+afterAll(async () => {
+  const keys = await client.keys(`${prefix}*`)
+  if (keys.length > 0) await client.del(...keys)
+  await client.quit()
+})
+
+/** Waits until the real clock has passed `t` (a bounded wait: Redis's expiry clock is real time). */
+async function realTimePast(t: number): Promise<number> {
+  while (Date.now() <= t) await new Promise((r) => setTimeout(r, Math.max(1, t - Date.now())))
+  return Date.now()
+}
+
+describe('slidingLog key expiry on Redis, on the real clock', () => {
+  it('expires at t_newest + W after each admission, and a denial leaves that expiry alone', async () => {
+    let now = 0
+    const store = new RedisStore({ client, prefix, clock: () => now })
+    const algorithm = slidingLog({ limit: 2, windowMs: W })
+    const key = stateKey(prefix, 'k', 'slidingLog')
+    const expiry = async () => Number(await client.call('PEXPIRETIME', key))
+
+    const first = await realTimePast(0)
+    now = first
+    expect(await store.decide('k', algorithm, 1)).toMatchObject({ allowed: true, resetMs: W })
+    const afterFirst = await expiry()
+    expect(afterFirst).toBeGreaterThanOrEqual(first + W)
+    expect(afterFirst).toBeLessThanOrEqual(first + W + SLACK_MS)
+
+    const newest = await realTimePast(first + GAP_MS)
+    now = newest
+    expect(await store.decide('k', algorithm, 1)).toMatchObject({ allowed: true, resetMs: W })
+    // t_newest + W, not t_first + W.
+    const afterNewest = await expiry()
+    expect(afterNewest).toBeGreaterThanOrEqual(newest + W)
+    expect(afterNewest).toBeLessThanOrEqual(newest + W + SLACK_MS)
+
+    const denial = await realTimePast(newest + GAP_MS)
+    now = denial
+    expect(await store.decide('k', algorithm, 1)).toMatchObject({
+      allowed: false,
+      resetMs: newest + W - denial,
+      retryAfterMs: first + W - denial,
+    })
+    // Still t_newest + W: a denial re-arming the TTL from its own time would put it GAP_MS later.
+    const afterDenial = await expiry()
+    expect(afterDenial).toBeGreaterThanOrEqual(newest + W)
+    expect(afterDenial).toBeLessThanOrEqual(newest + W + SLACK_MS)
+  })
+})
