@@ -13,10 +13,11 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 const PREFIX = `t-mutants-sess-${randomUUID()}:`
 let client: Redis
 
-function sessionOf(user: string): SessionData {
+function sessionOf(user: string, device = 'any'): SessionData {
   return {
     cookie: { originalMaxAge: 60_000, expires: new Date(Date.now() + 60_000), path: '/' },
     user: { id: user },
+    device,
   } as unknown as SessionData
 }
 
@@ -35,10 +36,10 @@ afterAll(async () => {
 
 describe('destroyUser with a concurrent owner change', () => {
   it("keeps a session that another user's login rewrote after destroyUser read it", async () => {
-    // The rewrite is placed exactly between destroyUser's read and its delete: the serializer
-    // runs there (destroyUser parses what it read to learn the owner).
+    // The rewrite is placed exactly between destroyUser's read of 'device' and its delete: the
+    // serializer runs there (destroyUser parses what it read to learn the owner).
     const other = new RedisSessionStore({ client, prefix: PREFIX, userKey })
-    let rewriteOnParse: string | undefined
+    let rewriteOnParse: 'device' | undefined
     const store = new RedisSessionStore({
       client,
       prefix: PREFIX,
@@ -46,17 +47,17 @@ describe('destroyUser with a concurrent owner change', () => {
       serializer: {
         stringify: (data) => JSON.stringify(data),
         async parse(text) {
-          const sid = rewriteOnParse
-          if (sid !== undefined) {
+          const data = JSON.parse(text)
+          if (rewriteOnParse !== undefined && data.device === rewriteOnParse) {
             rewriteOnParse = undefined
-            await other.set(sid, sessionOf('bob'))
+            await other.set('device', sessionOf('bob', 'device'))
           }
-          return JSON.parse(text)
+          return data
         },
       },
     })
-    await store.set('device', sessionOf('ada'))
-    await store.set('ada-only', sessionOf('ada'))
+    await store.set('device', sessionOf('ada', 'device'))
+    await store.set('ada-only', sessionOf('ada', 'ada-only'))
     rewriteOnParse = 'device'
     const destroyed = await store.destroyUser('ada')
     expect(rewriteOnParse).toBeUndefined() // the rewrite did happen mid-destroyUser
