@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto'
 import {
   type Algorithm,
   type AlgorithmKind,
@@ -12,7 +11,13 @@ import {
   validateCost,
 } from '@tollgate/core'
 import { optionalFunction, rejectUnknownOptions, requireObject } from '@tollgate/core/http'
-import type { Cluster, Redis } from 'ioredis'
+import {
+  adaptClient,
+  type LuaScript,
+  luaScript,
+  type RedisClient,
+  type RedisClientAdapter,
+} from './client.js'
 import { stateKey } from './keys.js'
 import fixedWindowLua from './scripts/fixed-window.lua'
 import slidingLogLua from './scripts/sliding-log.lua'
@@ -22,10 +27,11 @@ import tokenBucketLua from './scripts/token-bucket.lua'
 /** Options of {@link RedisStore}. */
 export interface RedisStoreOptions {
   /**
-   * A connected ioredis `Redis` or `Cluster`. The store defines its scripts on it and never
-   * quits it: the client stays yours.
+   * An ioredis `Redis` or `Cluster`, or a connected node-redis v5 `createClient()` or
+   * `createCluster()` client (RESP2, its default). The store never quits it: the client stays
+   * yours. On ioredis it defines its scripts as namespaced commands.
    */
-  client: Redis | Cluster
+  client: RedisClient
   /**
    * Prepended to every Redis key, before the hash-tagged user key.
    * @default 'tollgate:'
@@ -41,19 +47,12 @@ export interface RedisStoreOptions {
 
 const KNOWN_OPTIONS: readonly string[] = ['client', 'prefix', 'clock']
 
-const SCRIPTS: Record<AlgorithmKind, string> = {
-  fixedWindow: fixedWindowLua,
-  slidingWindow: slidingWindowLua,
-  slidingLog: slidingLogLua,
-  tokenBucket: tokenBucketLua,
+const SCRIPTS: Record<AlgorithmKind, LuaScript> = {
+  fixedWindow: luaScript('fixedWindow', fixedWindowLua),
+  slidingWindow: luaScript('slidingWindow', slidingWindowLua),
+  slidingLog: luaScript('slidingLog', slidingLogLua),
+  tokenBucket: luaScript('tokenBucket', tokenBucketLua),
 }
-
-const COMMAND_NAMES = Object.fromEntries(
-  Object.entries(SCRIPTS).map(([kind, lua]) => [
-    kind,
-    `tollgate_${kind}_${createHash('sha1').update(lua).digest('hex').slice(0, 8)}`,
-  ]),
-) as Record<AlgorithmKind, string>
 
 /**
  * The ioredis command name of an algorithm's script, `tollgate_<kind>_<first 8 hex of its SHA1>`:
@@ -61,15 +60,7 @@ const COMMAND_NAMES = Object.fromEntries(
  * share a name for different scripts.
  */
 export function scriptCommandName(kind: AlgorithmKind): string {
-  return COMMAND_NAMES[kind]
-}
-
-type ScriptCommand = (this: Redis | Cluster, ...args: Array<string | number>) => Promise<unknown>
-
-interface ScriptingClient {
-  defineCommand(name: string, definition: { lua: string; numberOfKeys: number }): void
-  scriptsSet?: Record<string, { lua?: string } | undefined>
-  [command: string]: unknown
+  return SCRIPTS[kind].name
 }
 
 /** 2^53: packed replies stay below it, so every number involved is an exact integer. */
@@ -110,7 +101,7 @@ function toDecision(reply: unknown, limit: number): Decision {
 }
 
 /**
- * A Store on Redis or Redis Cluster (ioredis). Each decision is one atomic Lua script call
+ * A Store on Redis or Redis Cluster (ioredis or node-redis). Each decision is one atomic Lua script call
  * (EVALSHA once the script is cached on the connection); state is one string key per user key
  * and algorithm, expiring the moment it stops mattering.
  *
@@ -121,44 +112,31 @@ function toDecision(reply: unknown, limit: number): Decision {
  */
 export class RedisStore implements Store {
   /** The client passed in; never quit by the store. */
-  readonly client: Redis | Cluster
+  readonly client: RedisClient
   /** The key prefix in use. */
   readonly prefix: string
   readonly #clock: Clock | undefined
   /** The injected clock, if any (read by the limiter's deny cache); undefined = Redis TIME. */
   readonly clock: Clock | undefined
-  readonly #fixedWindow: ScriptCommand
-  readonly #slidingWindow: ScriptCommand
-  readonly #slidingLog: ScriptCommand
-  readonly #tokenBucket: ScriptCommand
+  readonly #redis: RedisClientAdapter
 
   constructor(options: RedisStoreOptions) {
     const o = requireObject('new RedisStore()', options)
     rejectUnknownOptions('new RedisStore()', o, KNOWN_OPTIONS)
-    const scripting = o.client as ScriptingClient | undefined
-    if (
-      typeof scripting !== 'object' ||
-      scripting === null ||
-      typeof scripting.defineCommand !== 'function'
-    ) {
-      throw new TollgateTypeError(
-        `client must be an ioredis Redis or Cluster instance, got ${describeValue(o.client)}`,
-      )
-    }
+    const redis = adaptClient(o.client)
     const prefix = o.prefix === undefined ? 'tollgate:' : o.prefix
     if (typeof prefix !== 'string') {
       throw new TollgateTypeError(`prefix must be a string, got ${describeValue(prefix)}`)
     }
-    const client = o.client as Redis | Cluster
+    const client = o.client as RedisClient
     const clock = optionalFunction<Clock>('clock', o.clock)
     this.client = client
     this.prefix = prefix
     this.#clock = clock
     this.clock = clock
-    this.#fixedWindow = defineScript(scripting, 'fixedWindow')
-    this.#slidingWindow = defineScript(scripting, 'slidingWindow')
-    this.#slidingLog = defineScript(scripting, 'slidingLog')
-    this.#tokenBucket = defineScript(scripting, 'tokenBucket')
+    this.#redis = redis
+    // Defined now, so a clash with a user's command of the same name throws here.
+    for (const script of Object.values(SCRIPTS)) redis.prepare(script)
   }
 
   /**
@@ -178,35 +156,34 @@ export class RedisStore implements Store {
   }
 
   #send(key: string, algorithm: Algorithm, cost: number): Promise<unknown> {
-    const client = this.client
-    const redisKey = stateKey(this.prefix, key, algorithm.kind)
+    const redis = this.#redis
+    const keys = [stateKey(this.prefix, key, algorithm.kind)]
     const now = this.#clock === undefined ? undefined : readClock(this.#clock)
-    // Separate calls rather than a spread argument list: no array per decision, and ARGV carries
-    // a time only when a clock was injected.
+    // ARGV carries a time only when a clock was injected.
     switch (algorithm.kind) {
       case 'fixedWindow': {
         const { limit, windowMs } = algorithm
-        return now === undefined
-          ? this.#fixedWindow.call(client, redisKey, limit, windowMs, cost)
-          : this.#fixedWindow.call(client, redisKey, limit, windowMs, cost, now)
+        const args = [limit, windowMs, cost]
+        if (now !== undefined) args.push(now)
+        return redis.runScript(SCRIPTS.fixedWindow, keys, args)
       }
       case 'slidingWindow': {
         const { limit, windowMs } = algorithm
-        return now === undefined
-          ? this.#slidingWindow.call(client, redisKey, limit, windowMs, cost)
-          : this.#slidingWindow.call(client, redisKey, limit, windowMs, cost, now)
+        const args = [limit, windowMs, cost]
+        if (now !== undefined) args.push(now)
+        return redis.runScript(SCRIPTS.slidingWindow, keys, args)
       }
       case 'slidingLog': {
         const { limit, windowMs } = algorithm
-        return now === undefined
-          ? this.#slidingLog.call(client, redisKey, limit, windowMs, cost)
-          : this.#slidingLog.call(client, redisKey, limit, windowMs, cost, now)
+        const args = [limit, windowMs, cost]
+        if (now !== undefined) args.push(now)
+        return redis.runScript(SCRIPTS.slidingLog, keys, args)
       }
       case 'tokenBucket': {
         const { capacity, refillRate, refillIntervalMs: interval } = algorithm
-        return now === undefined
-          ? this.#tokenBucket.call(client, redisKey, capacity, refillRate, interval, cost)
-          : this.#tokenBucket.call(client, redisKey, capacity, refillRate, interval, cost, now)
+        const args = [capacity, refillRate, interval, cost]
+        if (now !== undefined) args.push(now)
+        return redis.runScript(SCRIPTS.tokenBucket, keys, args)
       }
       default:
         return assertNever(algorithm)
@@ -215,7 +192,7 @@ export class RedisStore implements Store {
 
   /** Deletes `key`'s state for `algorithm` (one DEL), returning it to its untouched state. */
   async reset(key: string, algorithm: Algorithm): Promise<void> {
-    await this.client.del(stateKey(this.prefix, key, algorithm.kind))
+    await this.#redis.del([stateKey(this.prefix, key, algorithm.kind)])
   }
 
   /** Nothing to release: the client belongs to the caller, who quits it. */
@@ -231,22 +208,4 @@ function readClock(clock: Clock): number {
     )
   }
   return now
-}
-
-/**
- * Defines `kind`'s script on the client under its namespaced name, unless that name is already
- * defined (by another RedisStore on the same client). A different command of that name is never
- * overwritten.
- */
-function defineScript(client: ScriptingClient, kind: AlgorithmKind): ScriptCommand {
-  const name = scriptCommandName(kind)
-  const lua = SCRIPTS[kind]
-  if (typeof client[name] !== 'function') {
-    client.defineCommand(name, { lua, numberOfKeys: 1 })
-  } else if (client.scriptsSet?.[name]?.lua !== lua) {
-    throw new TollgateTypeError(
-      `client already defines a command named ${JSON.stringify(name)} that is not tollgate's ${kind} script`,
-    )
-  }
-  return client[name] as ScriptCommand
 }
