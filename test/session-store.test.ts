@@ -91,35 +91,39 @@ describe('RedisSessionStore contract', () => {
     await client.del('test-session-store-other:keep')
   })
 
-  it('calls a callback that throws exactly once, and lets its error surface', async () => {
+  // Issue 14, item 2: a framework's exception inside the store's callback used to escape as an
+  // uncaught exception and end the process. It is reported instead, and never fed back into the
+  // callback (no second call).
+  it('calls a callback that throws exactly once and reports its error on the store’s error event', async () => {
     await store.set('throws', sessionWith(60_000))
-    // The thrown error must reach the process as the caller's own exception; vitest's listeners
-    // would count it as a failure, so they step aside for this one error.
-    const saved = {
-      uncaughtException: process.listeners('uncaughtException'),
-      unhandledRejection: process.listeners('unhandledRejection'),
-    }
-    process.removeAllListeners('uncaughtException')
-    process.removeAllListeners('unhandledRejection')
+    const reported = new Promise<unknown>((resolve) => store.once('error', resolve))
     let calls = 0
-    try {
-      const surfaced = new Promise<unknown>((resolve) => {
-        process.once('uncaughtException', resolve)
-        process.once('unhandledRejection', resolve)
-      })
-      store.get('throws', () => {
-        calls++
-        throw new Error('user callback failed')
-      })
-      expect(((await surfaced) as Error).message).toBe('user callback failed')
-      // One more store round trip: a second (error) call would have been queued before it ends.
-      await store.get('throws')
-    } finally {
-      process.removeAllListeners('uncaughtException')
-      process.removeAllListeners('unhandledRejection')
-      for (const listener of saved.uncaughtException) process.on('uncaughtException', listener)
-      for (const listener of saved.unhandledRejection) process.on('unhandledRejection', listener)
-    }
+    store.get('throws', () => {
+      calls++
+      throw new Error('user callback failed')
+    })
+    expect(await reported).toMatchObject({
+      code: 'ERR_TOLLGATE_SESSION_CALLBACK',
+      cause: expect.objectContaining({ message: 'user callback failed' }),
+    })
+    // One more store round trip: a second (error) call would have been queued before it ends.
+    await store.get('throws')
+    expect(calls).toBe(1)
+  })
+
+  it('reports a throwing callback as a process warning when nobody listens for error', async () => {
+    const warned = new Promise<Error>((resolve) => process.once('warning', resolve))
+    let calls = 0
+    store.get('missing', () => {
+      calls++
+      throw 'not even an Error'
+    })
+    const warning = await warned
+    expect(warning).toMatchObject({
+      code: 'ERR_TOLLGATE_SESSION_CALLBACK',
+      cause: 'not even an Error',
+    })
+    await store.get('missing')
     expect(calls).toBe(1)
   })
 })

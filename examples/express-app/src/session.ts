@@ -35,6 +35,9 @@ export function useSessions(app: Express, client?: Redis | Cluster, prefix = 'se
     req.session.regenerate((error) => {
       if (error) return next(error)
       req.session.user = { id, name }
+      // Saved before answering, not left to express-session's auto-save: that one runs after the
+      // status line is sent, so a failed save could not become a 500 (@tollgate/session README,
+      // "When a save fails"). Every write that must not be lost follows this pattern.
       req.session.save((saveError) => (saveError ? next(saveError) : res.json({ ok: true })))
     })
   })

@@ -45,6 +45,8 @@ export async function registerSessions(app: FastifyInstance, options: SessionOpt
       // A new session id on login prevents session fixation.
       await request.session.regenerate()
       request.session.user = { id, name }
+      // Saved before answering, so a failed save is this route's error (500), never a 200 for a
+      // login that was not stored (@tollgate/session README, "When a save fails").
       await request.session.save()
       return { ok: true }
     },

@@ -9,6 +9,12 @@
  * - `ERR_TOLLGATE_SESSION_CONFLICT`: `destroyUser` could not delete a session that kept changing.
  * - `ERR_TOLLGATE_SESSION_CLUSTER`: a Cluster client knows no master node to SCAN.
  * - `ERR_TOLLGATE_SESSION_NO_USER_KEY`: `destroyUser`/`userSessions` called without `userKey`.
+ * - `ERR_TOLLGATE_SESSION_VALUE`: a method got a session id or a session of the wrong kind
+ *   (`set(sid, null)`); nothing is stored.
+ * - `ERR_TOLLGATE_SESSION_CALLBACK`: a callback given to the store threw; the error (its `cause`)
+ *   is reported on the store's `error` event, else as a process warning, never thrown again.
+ * - `ERR_TOLLGATE_SESSION_CLIENT`: the client cannot take commands (a node-redis client that is
+ *   not connected).
  */
 export type SessionErrorCode =
   | 'ERR_TOLLGATE_INVALID_OPTION'
@@ -19,6 +25,9 @@ export type SessionErrorCode =
   | 'ERR_TOLLGATE_SESSION_CONFLICT'
   | 'ERR_TOLLGATE_SESSION_CLUSTER'
   | 'ERR_TOLLGATE_SESSION_NO_USER_KEY'
+  | 'ERR_TOLLGATE_SESSION_VALUE'
+  | 'ERR_TOLLGATE_SESSION_CALLBACK'
+  | 'ERR_TOLLGATE_SESSION_CLIENT'
 
 /** A runtime failure of the session store with a stable `code`; the Redis error, if any, is `cause`. */
 export class SessionStoreError extends Error {
@@ -30,7 +39,7 @@ export class SessionStoreError extends Error {
   }
 }
 
-/** An option of the wrong type, or an unknown option name. */
+/** An option (or a method argument) of the wrong type, or an unknown option name. */
 export class SessionOptionTypeError extends TypeError {
   readonly code: SessionErrorCode
   constructor(message: string, code: SessionErrorCode = 'ERR_TOLLGATE_INVALID_OPTION') {

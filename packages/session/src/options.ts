@@ -26,7 +26,8 @@ export interface RedisSessionStoreOptions {
   prefix?: string
   /**
    * Lifetime in seconds of a session whose cookie has no expiry (a browser-session cookie), or a
-   * function of the session giving it. A cookie with `expires`/`maxAge` always wins.
+   * function of the session giving it. A cookie with `expires`/`maxAge` always wins. At most
+   * 2147483647 (2^31 - 1 seconds, about 68 years).
    * @default 86400 (one day)
    */
   ttl?: number | ((session: SessionData) => number)
@@ -60,7 +61,7 @@ export interface RedisSessionStoreOptions {
   /**
    * Milliseconds a single Redis command may take before the operation fails with
    * `ERR_TOLLGATE_SESSION_TIMEOUT`, so a hung Redis gives an error instead of a hung request.
-   * `false` disables the race (then set ioredis `commandTimeout`).
+   * `false` disables the race (then set ioredis `commandTimeout`). At most 2147483647 (2^31 - 1).
    * @default 5000
    */
   timeoutMs?: number | false
@@ -101,6 +102,16 @@ const KNOWN = [
 
 const WHERE = 'RedisSessionStore'
 
+/** The longest timer Node keeps: a larger delay is clamped to 1 ms, so every call would time out. */
+export const MAX_TIMEOUT_MS = 2 ** 31 - 1
+/**
+ * The longest session lifetime in seconds (about 68 years). Far below where Redis refuses an
+ * expiry (`SET ... PX` past 2^63 ms) or JavaScript prints a number in exponent form.
+ */
+export const MAX_TTL_SECONDS = 2 ** 31 - 1
+/** The largest SCAN COUNT hint accepted; more only makes one SCAN step block Redis longer. */
+export const MAX_SCAN_COUNT = 1_000_000
+
 export function parseOptions(input: unknown): ParsedOptions {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     throw new TypeErr(`${WHERE} expects an options object, got ${describeValue(input)}`)
@@ -127,8 +138,10 @@ export function parseOptions(input: unknown): ParsedOptions {
 
   const ttl = options.ttl ?? 86_400
   if (typeof ttl === 'number') {
-    if (!Number.isFinite(ttl) || ttl <= 0) {
-      throw new RangeErr(`ttl must be a positive number of seconds, got ${describeValue(ttl)}`)
+    if (!Number.isFinite(ttl) || ttl <= 0 || ttl > MAX_TTL_SECONDS) {
+      throw new RangeErr(
+        `ttl must be a positive number of seconds at most ${MAX_TTL_SECONDS}, got ${describeValue(ttl)}`,
+      )
     }
   } else if (typeof ttl !== 'function') {
     throw new TypeErr(
@@ -155,8 +168,10 @@ export function parseOptions(input: unknown): ParsedOptions {
   if (typeof scanCount !== 'number') {
     throw new TypeErr(`scanCount must be a positive integer, got ${describeValue(scanCount)}`)
   }
-  if (!Number.isSafeInteger(scanCount) || scanCount <= 0) {
-    throw new RangeErr(`scanCount must be a positive integer, got ${describeValue(scanCount)}`)
+  if (!Number.isSafeInteger(scanCount) || scanCount <= 0 || scanCount > MAX_SCAN_COUNT) {
+    throw new RangeErr(
+      `scanCount must be a positive integer at most ${MAX_SCAN_COUNT}, got ${describeValue(scanCount)}`,
+    )
   }
 
   const touchAfterSeconds = options.touchAfterSeconds ?? 0
@@ -165,9 +180,13 @@ export function parseOptions(input: unknown): ParsedOptions {
       `touchAfterSeconds must be a non-negative number, got ${describeValue(touchAfterSeconds)}`,
     )
   }
-  if (!Number.isFinite(touchAfterSeconds) || touchAfterSeconds < 0) {
+  if (
+    !Number.isFinite(touchAfterSeconds) ||
+    touchAfterSeconds < 0 ||
+    touchAfterSeconds > MAX_TTL_SECONDS
+  ) {
     throw new RangeErr(
-      `touchAfterSeconds must be a non-negative number, got ${describeValue(touchAfterSeconds)}`,
+      `touchAfterSeconds must be a non-negative number at most ${MAX_TTL_SECONDS}, got ${describeValue(touchAfterSeconds)}`,
     )
   }
   if (touchAfterSeconds > 0 && (disableTouch || disableTTL)) {
@@ -184,9 +203,9 @@ export function parseOptions(input: unknown): ParsedOptions {
         `timeoutMs must be a positive number of milliseconds or false, got ${describeValue(timeoutMs)}`,
       )
     }
-    if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
+    if (!Number.isFinite(timeoutMs) || timeoutMs <= 0 || timeoutMs > MAX_TIMEOUT_MS) {
       throw new RangeErr(
-        `timeoutMs must be a positive number of milliseconds or false, got ${describeValue(timeoutMs)}`,
+        `timeoutMs must be a positive number of milliseconds at most ${MAX_TIMEOUT_MS} or false, got ${describeValue(timeoutMs)}`,
       )
     }
   }

@@ -2,8 +2,13 @@ import { createHash } from 'node:crypto'
 import calculateSlot from 'cluster-key-slot'
 import session, { type SessionData } from 'express-session'
 import type { Cluster, Redis } from 'ioredis'
-import { describeValue, SessionStoreError } from './errors.js'
-import { type ParsedOptions, parseOptions, type RedisSessionStoreOptions } from './options.js'
+import { describeValue, SessionOptionTypeError, SessionStoreError } from './errors.js'
+import {
+  MAX_TTL_SECONDS,
+  type ParsedOptions,
+  parseOptions,
+  type RedisSessionStoreOptions,
+} from './options.js'
 import deleteIfEqualLua from './scripts/delete-if-equal.session.lua'
 import touchLua from './scripts/touch.session.lua'
 import userIndexAddLua from './scripts/user-index-add.session.lua'
@@ -77,7 +82,10 @@ export class RedisSessionStore extends Store {
     sid: string,
     callback?: StoreCallback<SessionData | null>,
   ): Promise<SessionData | null> | undefined {
-    return settle(this.#get(sid), callback)
+    return this.#settle(
+      this.#checked(sid).then(() => this.#get(sid)),
+      callback,
+    )
   }
 
   /** Writes a session with the TTL of its cookie (else `ttl`); an expired one is destroyed. */
@@ -88,14 +96,18 @@ export class RedisSessionStore extends Store {
     session: SessionData,
     callback?: StoreCallback<void>,
   ): Promise<void> | undefined {
-    return settle(this.#set(sid, session), callback)
+    const work = this.#checked(sid, session).then(() => this.#set(sid, session))
+    return this.#settle(abortCommittedResponseOnFailure(work, session), callback)
   }
 
   /** Deletes a session (and its entry in the user index when `userKey` is set). */
   override destroy(sid: string): Promise<void>
   override destroy(sid: string, callback: StoreCallback<void>): void
   override destroy(sid: string, callback?: StoreCallback<void>): Promise<void> | undefined {
-    return settle(this.#destroy(sid), callback)
+    return this.#settle(
+      this.#checked(sid).then(() => this.#destroy(sid)),
+      callback,
+    )
   }
 
   /** Resets a session's TTL without rewriting its value; does nothing with `disableTouch`. */
@@ -106,28 +118,31 @@ export class RedisSessionStore extends Store {
     session: SessionData,
     callback?: StoreCallback<void>,
   ): Promise<void> | undefined {
-    return settle(this.#touch(sid, session), callback)
+    return this.#settle(
+      this.#checked(sid, session).then(() => this.#touch(sid, session)),
+      callback,
+    )
   }
 
   /** Every session, each with its `id` (as connect-redis returns them). Uses SCAN. */
   override all(): Promise<SessionData[]>
   override all(callback: StoreCallback<SessionData[]>): void
   override all(callback?: StoreCallback<SessionData[]>): Promise<SessionData[]> | undefined {
-    return settle(this.#all(), callback)
+    return this.#settle(this.#all(), callback)
   }
 
   /** Every session id, without the prefix. Uses SCAN. */
   ids(): Promise<string[]>
   ids(callback: StoreCallback<string[]>): void
   ids(callback?: StoreCallback<string[]>): Promise<string[]> | undefined {
-    return settle(this.#ids(), callback)
+    return this.#settle(this.#ids(), callback)
   }
 
   /** The number of sessions. Uses SCAN. */
   override length(): Promise<number>
   override length(callback: StoreCallback<number>): void
   override length(callback?: StoreCallback<number>): Promise<number> | undefined {
-    return settle(
+    return this.#settle(
       this.#ids().then((ids) => ids.length),
       callback,
     )
@@ -137,7 +152,7 @@ export class RedisSessionStore extends Store {
   override clear(): Promise<void>
   override clear(callback: StoreCallback<void>): void
   override clear(callback?: StoreCallback<void>): Promise<void> | undefined {
-    return settle(this.#clear(), callback)
+    return this.#settle(this.#clear(), callback)
   }
 
   /**
@@ -204,6 +219,57 @@ export class RedisSessionStore extends Store {
     }
     if (dead.length > 0) await this.#run(this.client.srem(index, ...dead))
     return alive
+  }
+
+  /**
+   * The one bridge from the promise world to callbacks. The callback runs on its own tick,
+   * outside the promise chain, so it is called exactly once whatever it does. What it throws is
+   * the framework's (or the app's) bug, not the store's: it is reported on the store's `error`
+   * event (or as a process warning when nobody listens), never as an uncaught exception that
+   * would take the whole server down for one request (issue 14, item 2).
+   */
+  #settle<T>(work: Promise<T>, callback: StoreCallback<T> | undefined): Promise<T> | undefined {
+    if (callback === undefined) return work
+    const call = (error: unknown, value?: T) => {
+      try {
+        callback(error, value)
+      } catch (thrown) {
+        this.#reportCallbackError(thrown)
+      }
+    }
+    work.then(
+      (value) => process.nextTick(call, null, value),
+      (error: unknown) => process.nextTick(call, error),
+    )
+  }
+
+  #reportCallbackError(thrown: unknown): void {
+    const error = new SessionStoreError(
+      'ERR_TOLLGATE_SESSION_CALLBACK',
+      `a callback given to the session store threw: ${thrown instanceof Error ? thrown.message : describeValue(thrown)}`,
+      { cause: thrown },
+    )
+    if (this.listenerCount('error') > 0) this.emit('error', error)
+    else process.emitWarning(error)
+  }
+
+  /** Rejects a session id or session of the wrong kind before anything reaches Redis. */
+  async #checked(sid: unknown, ...session: [unknown?]): Promise<void> {
+    if (typeof sid !== 'string' || sid.length === 0) {
+      throw new SessionOptionTypeError(
+        `sid must be a non-empty string, got ${describeValue(sid)}`,
+        'ERR_TOLLGATE_SESSION_VALUE',
+      )
+    }
+    if (
+      session.length > 0 &&
+      (typeof session[0] !== 'object' || session[0] === null || Array.isArray(session[0]))
+    ) {
+      throw new SessionOptionTypeError(
+        `session must be an object, got ${describeValue(session[0])}`,
+        'ERR_TOLLGATE_SESSION_VALUE',
+      )
+    }
   }
 
   async #get(sid: string): Promise<SessionData | null> {
@@ -384,7 +450,13 @@ export class RedisSessionStore extends Store {
   async #parse(raw: string, key: string): Promise<SessionData> {
     let data: unknown
     try {
-      data = await this.#o.serializer.parse(raw)
+      // JSON.parse makes "__proto__" an own key, which a framework copying the session key by
+      // key (@fastify/session) turns into a prototype swap and a TypeError inside the store's
+      // callback: such keys never leave the store (issue 14, item 2).
+      data =
+        this.#o.serializer === JSON
+          ? JSON.parse(raw, dropUnsafeKeys)
+          : withoutUnsafeKeys(await this.#o.serializer.parse(raw))
     } catch (error) {
       throw new SessionStoreError(
         'ERR_TOLLGATE_SESSION_PARSE',
@@ -404,17 +476,18 @@ export class RedisSessionStore extends Store {
   /** Milliseconds the session should live: cookie expiry, else `ttl`. May be <= 0 (expired). */
   #ttlMs(data: SessionData): number {
     const expires = cookieExpiresAt(data)
-    if (expires !== undefined) return Math.ceil(expires - Date.now())
+    if (expires !== undefined)
+      return boundedTtlMs(Math.ceil(expires - Date.now()), 'cookie.expires')
     const cookie = data?.cookie as { maxAge?: unknown } | undefined
     if (typeof cookie?.maxAge === 'number' && Number.isFinite(cookie.maxAge)) {
-      return Math.ceil(cookie.maxAge)
+      return boundedTtlMs(Math.ceil(cookie.maxAge), 'cookie.maxAge')
     }
     const ttl = this.#o.ttl
     const seconds = typeof ttl === 'function' ? ttl(data) : ttl
-    if (typeof seconds !== 'number' || Number.isNaN(seconds)) {
+    if (typeof seconds !== 'number' || Number.isNaN(seconds) || seconds > MAX_TTL_SECONDS) {
       throw new SessionStoreError(
         'ERR_TOLLGATE_SESSION_HOOK',
-        `ttl(session) must return a number of seconds, got ${describeValue(seconds)}`,
+        `ttl(session) must return a number of seconds at most ${MAX_TTL_SECONDS}, got ${describeValue(seconds)}`,
       )
     }
     return Math.ceil(seconds * 1000)
@@ -475,20 +548,63 @@ export class RedisSessionStore extends Store {
   }
 }
 
+/** JSON.parse reviver: drops the keys that would reach a prototype when copied. */
+function dropUnsafeKeys(key: string, value: unknown): unknown {
+  return key === '__proto__' || key === 'constructor' ? undefined : value
+}
+
+/** The same for a custom serializer's result: plain objects and arrays, walked in place. */
+function withoutUnsafeKeys(value: unknown): unknown {
+  if (Array.isArray(value)) {
+    for (const item of value) withoutUnsafeKeys(item)
+  } else if (typeof value === 'object' && value !== null) {
+    const proto = Object.getPrototypeOf(value)
+    if (proto !== Object.prototype && proto !== null) return value
+    for (const key of ['__proto__', 'constructor']) {
+      if (Object.hasOwn(value, key)) delete (value as Record<string, unknown>)[key]
+    }
+    for (const item of Object.values(value)) withoutUnsafeKeys(item)
+  }
+  return value
+}
+
+/** A cookie-derived lifetime, refused when Redis (or JavaScript's number format) could not take it. */
+function boundedTtlMs(ms: number, source: string): number {
+  if (ms > MAX_TTL_SECONDS * 1000) {
+    throw new SessionStoreError(
+      'ERR_TOLLGATE_SESSION_VALUE',
+      `the session's ${source} gives a lifetime of ${ms} ms, above the maximum of ${MAX_TTL_SECONDS * 1000} ms`,
+    )
+  }
+  return ms
+}
+
 /**
- * The one bridge from the promise world to callbacks. The callback runs on its own tick, outside
- * any try or promise handler, so if it throws, the error surfaces as the caller's own exception
- * and the callback is never called a second time with it.
+ * express-session saves a modified session from its `res.end` hook after it has already written
+ * the status line and all but the last byte of the body, then finishes the response whatever the
+ * store answers: a failed save would reach the client as a complete 200. When a write fails after
+ * the headers went out, the store ends the connection instead, so the client sees a broken
+ * response, never a success (issue 14, item 4). A save whose response is not yet committed (an
+ * explicit `req.session.save(cb)`) is left alone: the app answers the error itself.
  */
-function settle<T>(
-  work: Promise<T>,
-  callback: StoreCallback<T> | undefined,
-): Promise<T> | undefined {
-  if (callback === undefined) return work
-  work.then(
-    (value) => process.nextTick(callback, null, value),
-    (error: unknown) => process.nextTick(callback, error),
-  )
+function abortCommittedResponseOnFailure<T>(work: Promise<T>, session: unknown): Promise<T> {
+  return work.catch((error: unknown) => {
+    const res = (session as { req?: { res?: CommittedResponse } } | null)?.req?.res
+    if (
+      res?.headersSent === true &&
+      res.writableEnded === false &&
+      typeof res.destroy === 'function'
+    ) {
+      res.destroy()
+    }
+    throw error
+  })
+}
+
+interface CommittedResponse {
+  headersSent?: unknown
+  writableEnded?: unknown
+  destroy?: () => void
 }
 
 /** Epoch ms at which the session's cookie expires, when it has a valid `expires`. */

@@ -43,9 +43,19 @@ describe('RedisSessionStore options', () => {
     ['timeoutMs', 0, RangeError, /timeoutMs .* got 0/],
     ['timeoutMs', true, TypeError, /timeoutMs .* got true/],
     ['userKey', 'user.id', TypeError, /userKey .* got "user.id"/],
+    // Issue 14, item 7: values past a maximum used to be accepted, then failed every call.
+    ['timeoutMs', 2 ** 31, RangeError, /timeoutMs .* at most 2147483647 .* got 2147483648/],
+    ['ttl', 1e300, RangeError, /ttl .* at most 2147483647, got 1e\+300/],
+    ['ttl', 2 ** 31, RangeError, /ttl .* at most 2147483647, got 2147483648/],
+    ['touchAfterSeconds', 1e300, RangeError, /touchAfterSeconds .* at most 2147483647/],
+    ['scanCount', 2 ** 40, RangeError, /scanCount .* at most 1000000/],
   ])('rejects %s = %o with a message naming it and the value', (name, value, kind, message) => {
     expect(() => make({ [name]: value })).toThrow(kind)
     expect(() => make({ [name]: value })).toThrow(message)
+  })
+
+  it('accepts the maximum timeoutMs and ttl themselves', () => {
+    expect(() => make({ timeoutMs: 2 ** 31 - 1, ttl: 2 ** 31 - 1 })).not.toThrow()
   })
 
   it('rejects touchAfterSeconds together with disableTouch or disableTTL', () => {
