@@ -40,6 +40,9 @@ beforeAll(async () => {
           b.onResolve({ filter: /^@tollgate\/(core|redis)$/ }, (args) => ({
             path: join(root, 'packages', args.path.slice('@tollgate/'.length), 'src/index.ts'),
           }))
+          b.onResolve({ filter: /^@tollgate\/core\/http$/ }, () => ({
+            path: join(root, 'packages/core/src/http/index.ts'),
+          }))
         },
       },
     ],
