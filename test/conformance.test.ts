@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import {
   type Algorithm,
+  algorithmLimit,
   type Decision,
   fixedWindow,
   MemoryStore,
@@ -97,7 +98,7 @@ describe('MemoryStore and RedisStore agree on random sequences', () => {
       let denied = 0
       await fc.assert(
         fc.asyncProperty(algorithmArb, start, steps, async (algorithm, startUnits, sequence) => {
-          const limit = algorithm.kind === 'tokenBucket' ? algorithm.capacity : algorithm.limit
+          const limit = algorithmLimit(algorithm)
           const memory = new MemoryStore({ clock })
           const redis = new RedisStore({ client, prefix: `${filePrefix}random-${run++}:`, clock })
           // Epoch ms around 2020-2030, so the scripts see realistic 13-digit times.

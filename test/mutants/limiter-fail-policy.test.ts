@@ -25,6 +25,22 @@ class FlakyStore implements Store {
     return this.inner.decide(key, algorithm, cost)
   }
 
+  peek(key: string, algorithm: Algorithm, cost: number): Promise<Decision> {
+    return this.inner.peek(key, algorithm, cost)
+  }
+
+  refund(key: string, algorithm: Algorithm, cost: number): Promise<void> {
+    return this.inner.refund(key, algorithm, cost)
+  }
+
+  block(key: string, algorithm: Algorithm, durationMs: number): Promise<void> {
+    return this.inner.block(key, algorithm, durationMs)
+  }
+
+  release(key: string, algorithm: Algorithm, lease: string): Promise<void> {
+    return this.inner.release(key, algorithm, lease)
+  }
+
   reset(key: string, algorithm: Algorithm): Promise<void> {
     return this.inner.reset(key, algorithm)
   }

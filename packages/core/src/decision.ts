@@ -2,7 +2,10 @@
 export interface Decision {
   /** Whether the request is admitted (and its cost consumed). */
   allowed: boolean
-  /** The window's limit or the bucket's capacity. */
+  /**
+   * The limit or the bucket's capacity that applied to this request (a per-request limit when one
+   * was given; for a compound, the limit of the part with the fewest remaining, the first on a tie).
+   */
   limit: number
   /** The largest cost still admissible right now, >= 0. */
   remaining: number
@@ -15,4 +18,8 @@ export interface Decision {
   retryAfterMs: number
   /** Present (true) only when the store failed and the fail policy answered. */
   degraded?: true
+  /** A compound limit's members' Decisions, in member order (SEMANTICS.md "Compound"). */
+  parts?: Decision[]
+  /** An admitted concurrency decision's lease: pass it to `limiter.release(key, lease)`. */
+  lease?: string
 }

@@ -1,6 +1,12 @@
-import { type Algorithm, assertAlgorithm, validateCost } from './algorithms/index.js'
+import {
+  type Algorithm,
+  parseAlgorithm,
+  type RateAlgorithm,
+  validateCost,
+} from './algorithms/index.js'
 import type { Decision } from './decision.js'
 import { describeValue, TollgateRangeError, TollgateTypeError } from './errors.js'
+import type { DecisionMode } from './events.js'
 import {
   Breaker,
   degradedDecision,
@@ -16,8 +22,11 @@ import { traitsOf } from './traits.js'
 
 /** Options of {@link createLimiter}. */
 export interface LimiterOptions {
-  /** The algorithm value: fixedWindow(), slidingWindow(), slidingLog() or tokenBucket(). */
-  algorithm: Algorithm
+  /**
+   * The algorithm value: fixedWindow(), slidingWindow(), slidingLog(), tokenBucket() or
+   * concurrency(); or an array of rate algorithms, decided all or nothing (a compound limit).
+   */
+  algorithm: Algorithm | readonly RateAlgorithm[]
   /** Where state lives. @default new MemoryStore() (owned by this limiter) */
   store?: Store
   /**
@@ -45,6 +54,36 @@ export interface LimiterOptions {
 export interface LimitOptions {
   /** Units this request consumes; a positive integer no larger than limit/capacity. @default 1 */
   cost?: number
+  /**
+   * This request's limit (a token bucket's capacity), a positive integer, replacing the
+   * algorithm's for this call only; every limit of one key shares its state. Not for a compound.
+   * @default the algorithm's own limit
+   */
+  limit?: number
+  /**
+   * Adapter option (`blockDurationMs` of both adapters): a denial of this call also blocks the key
+   * for this many milliseconds, in the same store call. @default undefined (no block)
+   */
+  blockDurationMs?: number
+  /**
+   * Adapter option: the `mode` reported on the `tollgate:decision` channel. An adapter in shadow
+   * mode passes 'shadow' (and then ignores the denial itself). @default 'enforce'
+   */
+  mode?: DecisionMode
+}
+
+/** Options of {@link Limiter.peek}. */
+export interface PeekOptions {
+  /** Units the request would consume. @default 1 */
+  cost?: number
+  /** The per-request limit, as in {@link LimitOptions.limit}. @default the algorithm's own limit */
+  limit?: number
+}
+
+/** Options of {@link Limiter.refund}. */
+export interface RefundOptions {
+  /** Units to give back (never more than admissions took). @default 1 */
+  cost?: number
 }
 
 /**
@@ -62,7 +101,18 @@ export interface Limiter {
   readonly failure: ResolvedFailure
   /** Decides one request. Never rejects because of the store: the fail policy answers instead. */
   limit(key: string, options?: LimitOptions): Promise<Decision>
-  /** Returns the key to its untouched state (store and deny cache). */
+  /** The Decision limit() would give now, consuming nothing. The fail policy answers as for limit(). */
+  peek(key: string, options?: PeekOptions): Promise<Decision>
+  /**
+   * Gives back up to `cost` admitted units (SEMANTICS.md "refund"). A TypeError for a concurrency
+   * limiter (use release). Never rejects because of the store: a failure goes to onStoreError.
+   */
+  refund(key: string, options?: RefundOptions): Promise<void>
+  /** Denies every decision of `key` for `durationMs`. Never rejects because of the store. */
+  block(key: string, durationMs: number): Promise<void>
+  /** Frees a concurrency lease (idempotent). Never rejects because of the store. */
+  release(key: string, lease: string): Promise<void>
+  /** Returns the key to its untouched state, lifting any block (store and deny cache). */
   reset(key: string): Promise<void>
   /** @internal The HTTP pipeline's synchronous entry (see LIMIT_NOW). */
   [LIMIT_NOW](key: string, options?: LimitOptions): Decision | Promise<Decision>
@@ -151,7 +201,7 @@ class LimiterImpl implements Limiter {
   private timer: NodeJS.Timeout | undefined
 
   constructor(o: LimiterOptions) {
-    this.algorithm = assertAlgorithm(o.algorithm)
+    this.algorithm = parseAlgorithm(o.algorithm)
     if (
       o.store !== undefined &&
       (typeof o.store !== 'object' ||
@@ -353,6 +403,22 @@ class LimiterImpl implements Limiter {
       return decision
     }
     return degradedDecision(this.algorithm, this.failure)
+  }
+
+  async peek(key: string, options?: PeekOptions): Promise<Decision> {
+    return this.store.peek(this.prefix + key, this.algorithm, options?.cost ?? 1)
+  }
+
+  async refund(key: string, options?: RefundOptions): Promise<void> {
+    await this.store.refund(this.prefix + key, this.algorithm, options?.cost ?? 1)
+  }
+
+  async block(key: string, durationMs: number): Promise<void> {
+    await this.store.block(this.prefix + key, this.algorithm, durationMs)
+  }
+
+  async release(key: string, lease: string): Promise<void> {
+    await this.store.release(this.prefix + key, this.algorithm, lease)
   }
 
   async reset(key: string): Promise<void> {

@@ -1,6 +1,6 @@
 import { type Algorithm, assertNever } from './algorithms/index.js'
 import type { Decision } from './decision.js'
-import { describeValue, TollgateTypeError } from './errors.js'
+import { describeValue, TollgateError, TollgateTypeError } from './errors.js'
 import {
   optionalFunction,
   positiveInteger,
@@ -83,8 +83,24 @@ export class MemoryStore implements Store {
 
   reset(key: string, _algorithm?: Algorithm): Promise<void> {
     const slot = this.slots.get(key)
-    if (slot !== undefined) this.release(slot)
+    if (slot !== undefined) this.releaseSlot(slot)
     return Promise.resolve()
+  }
+
+  peek(_key: string, _algorithm: Algorithm, _cost: number): Promise<Decision> {
+    return Promise.reject(notYet('peek'))
+  }
+
+  refund(_key: string, _algorithm: Algorithm, _cost: number): Promise<void> {
+    return Promise.reject(notYet('refund'))
+  }
+
+  block(_key: string, _algorithm: Algorithm, _durationMs: number): Promise<void> {
+    return Promise.reject(notYet('block'))
+  }
+
+  release(_key: string, _algorithm: Algorithm, _lease: string): Promise<void> {
+    return Promise.reject(notYet('release'))
   }
 
   close(): Promise<void> {
@@ -326,6 +342,12 @@ export class MemoryStore implements Store {
           retryAfterMs: allowed ? 0 : Math.ceil((need - units) / R),
         }
       }
+      case 'concurrency':
+      case 'compound':
+        throw new TollgateError(
+          'ERR_TOLLGATE_STORE_REPLY',
+          `tollgate: MemoryStore does not implement ${algorithm.kind} yet`,
+        )
       default:
         return assertNever(algorithm)
     }
@@ -344,7 +366,7 @@ export class MemoryStore implements Store {
   private allocate(key: string, now: number): number {
     if (this.slots.size >= this.maxKeys) {
       if (now >= this.minExp) this.sweep(now)
-      if (this.slots.size >= this.maxKeys) this.release(this.tail)
+      if (this.slots.size >= this.maxKeys) this.releaseSlot(this.tail)
     }
     let slot = this.freeSlots.pop()
     if (slot === undefined) {
@@ -395,7 +417,7 @@ export class MemoryStore implements Store {
     this.head = slot
   }
 
-  private release(slot: number): void {
+  private releaseSlot(slot: number): void {
     const key = this.keys[slot]
     if (key === undefined) return
     this.slots.delete(key)
@@ -418,9 +440,16 @@ export class MemoryStore implements Store {
     for (let slot = 0; slot < this.used; slot++) {
       if (this.keys[slot] === undefined) continue
       const expiresAt = st[slot * STRIDE]!
-      if (expiresAt <= now) this.release(slot)
+      if (expiresAt <= now) this.releaseSlot(slot)
       else if (expiresAt < min) min = expiresAt
     }
     this.minExp = min
   }
+}
+
+function notYet(method: string): TollgateError {
+  return new TollgateError(
+    'ERR_TOLLGATE_STORE_REPLY',
+    `tollgate: MemoryStore.${method} is not implemented yet`,
+  )
 }

@@ -73,3 +73,24 @@ export function assertExactProduct(what: string, a: number, b: number): void {
     )
   }
 }
+
+/** The longest timer Node arms without clamping it to 1 ms: 2^31 - 1 ms (about 24.8 days). */
+export const MAX_TIMER_MS = 2 ** 31 - 1
+
+/**
+ * A positive integer no larger than `max`: wrong type -> TypeError, anything else out of range ->
+ * RangeError naming the option, the maximum and the value.
+ */
+export function boundedInteger(name: string, value: unknown, max: number): number {
+  if (typeof value !== 'number') {
+    throw new TollgateTypeError(
+      `${name} must be a positive integer no larger than ${max}, got ${describeValue(value)}`,
+    )
+  }
+  if (!Number.isSafeInteger(value) || value <= 0 || value > max) {
+    throw new TollgateRangeError(
+      `${name} must be a positive integer no larger than ${max}, got ${describeValue(value)}`,
+    )
+  }
+  return value
+}

@@ -1,17 +1,38 @@
 import type { Algorithm } from './algorithms/index.js'
 import type { Decision } from './decision.js'
 
+/** Options of {@link Store.decide}. */
+export interface DecideOptions {
+  /**
+   * A denial (not an answer to an existing block) also blocks the key for this many milliseconds,
+   * in the same store call; that denial's `retryAfterMs` is at least this long.
+   */
+  readonly blockDurationMs?: number
+}
+
 /**
  * A place where rate-limit state lives. A store interprets every algorithm value exactly as
- * SEMANTICS.md says; `@tollgate/core/testing` holds the conformance table to check one.
+ * SEMANTICS.md says; `@tollgate/core/testing` holds the conformance table to check one. Each
+ * algorithm kind keeps its own state per key, each compound member its own (by position), and a
+ * block lives beside the state it blocks. `key` is already prefixed by the limiter.
  */
 export interface Store {
-  /**
-   * Decides one request of `cost` for `key` under `algorithm`, atomically. A denied request
-   * consumes nothing. `key` is already prefixed by the limiter.
-   */
-  decide(key: string, algorithm: Algorithm, cost: number): Promise<Decision>
-  /** Returns `key` to its untouched state. */
+  /** Decides one request of `cost` for `key` under `algorithm`, atomically. A denial consumes nothing. */
+  decide(
+    key: string,
+    algorithm: Algorithm,
+    cost: number,
+    options?: DecideOptions,
+  ): Promise<Decision>
+  /** Exactly the Decision `decide` would give now, consuming (and expiring) nothing; no lease. */
+  peek(key: string, algorithm: Algorithm, cost: number): Promise<Decision>
+  /** Gives back up to `cost` admitted units (SEMANTICS.md "refund"); not for concurrency. */
+  refund(key: string, algorithm: Algorithm, cost: number): Promise<void>
+  /** Denies every decision of `key` for `durationMs` (a compound: the whole compound); a later end wins. */
+  block(key: string, algorithm: Algorithm, durationMs: number): Promise<void>
+  /** Frees a concurrency lease; idempotent (an unknown or expired lease is a no-op). */
+  release(key: string, algorithm: Algorithm, lease: string): Promise<void>
+  /** Returns `key` to its untouched state, lifting any block. */
   reset(key: string, algorithm: Algorithm): Promise<void>
   /** Releases timers and connections the store owns (never a client passed in by the user). */
   close?(): Promise<void>

@@ -1,4 +1,4 @@
-import type { Algorithm, AlgorithmKind } from './algorithms/index.js'
+import type { Algorithm, AlgorithmKind, RateAlgorithm } from './algorithms/index.js'
 
 /**
  * The facts about one algorithm kind that code outside the stores needs: how it is named in
@@ -70,7 +70,32 @@ export const ALGORITHM_TRAITS = {
       `${capacity}-per-${bucketSeconds(capacity, a.refillRate, a.refillIntervalMs)}s`,
     signature: (a) => `tb:${a.capacity}:${a.refillRate}:${a.refillIntervalMs}`,
   },
+  // (rows added by core-features for the new kinds; the lead may refine them)
+  concurrency: {
+    factory: 'concurrency()',
+    code: 'cc',
+    limitName: 'limit',
+    limit: (a) => a.limit,
+    // docs/headers.md: a concurrency policy has no `w`; the lease is the nearest meaning.
+    windowSeconds: (a) => Math.max(1, Math.ceil(a.leaseMs / 1000)),
+    policyName: (_a, limit) => `${limit}-concurrent`,
+    signature: (a) => `cc:${a.limit}:${a.leaseMs}`,
+  },
+  compound: {
+    factory: 'compound()',
+    code: 'cp',
+    limitName: 'limit',
+    limit: (a) => memberTraits(a.members[0]!).limit(a.members[0]!),
+    windowSeconds: (a) => memberTraits(a.members[0]!).windowSeconds(a.members[0]!),
+    policyName: (a) =>
+      a.members.map((m) => memberTraits(m).policyName(m, memberTraits(m).limit(m))).join(', '),
+    signature: (a) => a.members.map((m) => memberTraits(m).signature(m)).join('+'),
+  },
 } as const satisfies TraitsTable
+
+function memberTraits(member: RateAlgorithm): AlgorithmTraits<RateAlgorithm> {
+  return ALGORITHM_TRAITS[member.kind] as unknown as AlgorithmTraits<RateAlgorithm>
+}
 
 function bucketSeconds(capacity: number, refillRate: number, refillIntervalMs: number): number {
   const num = BigInt(capacity) * BigInt(refillIntervalMs)

@@ -28,6 +28,18 @@ class SwitchableStore implements Store {
     if (this.mode === 'hang') return new Promise(() => {})
     return this.inner.decide(key, algorithm, cost)
   }
+  peek(key: string, algorithm: Algorithm, cost: number): Promise<Decision> {
+    return this.inner.peek(key, algorithm, cost)
+  }
+  refund(key: string, algorithm: Algorithm, cost: number): Promise<void> {
+    return this.inner.refund(key, algorithm, cost)
+  }
+  block(key: string, algorithm: Algorithm, durationMs: number): Promise<void> {
+    return this.inner.block(key, algorithm, durationMs)
+  }
+  release(key: string, algorithm: Algorithm, lease: string): Promise<void> {
+    return this.inner.release(key, algorithm, lease)
+  }
   reset(key: string, algorithm: Algorithm): Promise<void> {
     return this.inner.reset(key, algorithm)
   }
@@ -288,6 +300,10 @@ describe('deny cache with a store clock', () => {
     const store: Store & { clock: () => number } = {
       clock: () => now,
       decide: (key, algorithm, cost) => inner.decide(key, algorithm, cost),
+      peek: (key, algorithm, cost) => inner.peek(key, algorithm, cost),
+      refund: (key, algorithm, cost) => inner.refund(key, algorithm, cost),
+      block: (key, algorithm, durationMs) => inner.block(key, algorithm, durationMs),
+      release: (key, algorithm, lease) => inner.release(key, algorithm, lease),
       reset: (key, algorithm) => inner.reset(key, algorithm),
     }
     const limiter = createLimiter({ algorithm: tokenBucket({ capacity: 1, refillRate: 1 }), store })

@@ -41,6 +41,10 @@ function appWith(options: RateLimitOptions, setup?: (app: Express) => void): Exp
 /** A store whose every call fails, standing in for a store that is down. */
 const brokenStore: Store = {
   decide: () => Promise.reject(new Error('store down')),
+  peek: () => Promise.reject(new Error('store down')),
+  refund: () => Promise.reject(new Error('store down')),
+  block: () => Promise.reject(new Error('store down')),
+  release: () => Promise.reject(new Error('store down')),
   reset: () => Promise.reject(new Error('store down')),
 }
 

@@ -39,6 +39,10 @@ async function appWith(
 
 const brokenStore: Store = {
   decide: () => Promise.reject(new Error('store down')),
+  peek: () => Promise.reject(new Error('store down')),
+  refund: () => Promise.reject(new Error('store down')),
+  block: () => Promise.reject(new Error('store down')),
+  release: () => Promise.reject(new Error('store down')),
   reset: () => Promise.reject(new Error('store down')),
 }
 

@@ -6,6 +6,9 @@ export const KEY_SUFFIX = {
   slidingWindow: ':sw',
   slidingLog: ':sl',
   tokenBucket: ':tb',
+  // (core-features placeholders so the widened Algorithm type checks; redis-lua owns these)
+  concurrency: ':cc',
+  compound: ':cp',
 } as const satisfies Record<AlgorithmKind, string>
 
 /**

@@ -1,6 +1,7 @@
 import {
   type Algorithm,
-  type AlgorithmKind,
+  type RateAlgorithmKind as AlgorithmKind,
+  algorithmLimit,
   assertNever,
   type Clock,
   type Decision,
@@ -151,12 +152,15 @@ export class RedisStore implements Store {
     } catch (error) {
       return Promise.reject(error)
     }
-    const limit = algorithm.kind === 'tokenBucket' ? algorithm.capacity : algorithm.limit
+    const limit = algorithmLimit(algorithm)
     return reply.then((value) => toDecision(value, limit))
   }
 
   #send(key: string, algorithm: Algorithm, cost: number): Promise<unknown> {
     const redis = this.#redis
+    // (core-features stub until the redis-lua agent lands these kinds)
+    if (algorithm.kind === 'concurrency' || algorithm.kind === 'compound')
+      throw notYet(algorithm.kind)
     const keys = [stateKey(this.prefix, key, algorithm.kind)]
     const now = this.#clock === undefined ? undefined : readClock(this.#clock)
     // ARGV carries a time only when a clock was injected.
@@ -195,6 +199,20 @@ export class RedisStore implements Store {
     await this.#redis.del([stateKey(this.prefix, key, algorithm.kind)])
   }
 
+  // (core-features stubs until the redis-lua agent lands them)
+  peek(_key: string, _algorithm: Algorithm, _cost: number): Promise<Decision> {
+    return Promise.reject(notYet('peek'))
+  }
+  refund(_key: string, _algorithm: Algorithm, _cost: number): Promise<void> {
+    return Promise.reject(notYet('refund'))
+  }
+  block(_key: string, _algorithm: Algorithm, _durationMs: number): Promise<void> {
+    return Promise.reject(notYet('block'))
+  }
+  release(_key: string, _algorithm: Algorithm, _lease: string): Promise<void> {
+    return Promise.reject(notYet('release'))
+  }
+
   /** Nothing to release: the client belongs to the caller, who quits it. */
   async close(): Promise<void> {}
 }
@@ -208,4 +226,11 @@ function readClock(clock: Clock): number {
     )
   }
   return now
+}
+
+function notYet(what: string): TollgateError {
+  return new TollgateError(
+    'ERR_TOLLGATE_STORE_REPLY',
+    `tollgate: RedisStore ${what} is not implemented yet`,
+  )
 }

@@ -1,10 +1,12 @@
-import { positiveInteger, rejectUnknownOptions, requireObject } from '../options.js'
+import { rejectUnknownOptions, requireObject } from '../options.js'
+import { brand } from './brand.js'
+import { countOption, windowOption } from './limits.js'
 
 /** Options of {@link fixedWindow}. */
 export interface FixedWindowOptions {
   /** Requests (cost units) admitted per window. A positive integer. */
   limit: number
-  /** Window length in milliseconds; windows are aligned to multiples of it on the store's clock. */
+  /** Window length in milliseconds (at most 366 days); windows are aligned to multiples of it on the store's clock. */
   windowMs: number
 }
 
@@ -24,9 +26,16 @@ export interface FixedWindow {
 export function fixedWindow(options: FixedWindowOptions): FixedWindow {
   const o = requireObject('fixedWindow()', options)
   rejectUnknownOptions('fixedWindow()', o, ['limit', 'windowMs'])
-  return Object.freeze({
-    kind: 'fixedWindow',
-    limit: positiveInteger('limit', o.limit),
-    windowMs: positiveInteger('windowMs', o.windowMs),
-  })
+  return makeFixedWindow(o)
+}
+
+/** Validates the fields and returns a frozen, branded value. @internal */
+export function makeFixedWindow(o: Record<string, unknown>): FixedWindow {
+  return brand(
+    Object.freeze({
+      kind: 'fixedWindow',
+      limit: countOption('limit', o.limit),
+      windowMs: windowOption('windowMs', o.windowMs),
+    }),
+  )
 }

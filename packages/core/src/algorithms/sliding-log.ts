@@ -1,10 +1,12 @@
-import { positiveInteger, rejectUnknownOptions, requireObject } from '../options.js'
+import { rejectUnknownOptions, requireObject } from '../options.js'
+import { brand } from './brand.js'
+import { countOption, windowOption } from './limits.js'
 
 /** Options of {@link slidingLog}. */
 export interface SlidingLogOptions {
   /** Requests (cost units) admitted in any `windowMs` span. A positive integer. */
   limit: number
-  /** Window length in milliseconds. */
+  /** Window length in milliseconds (at most 366 days). */
   windowMs: number
 }
 
@@ -25,9 +27,16 @@ export interface SlidingLog {
 export function slidingLog(options: SlidingLogOptions): SlidingLog {
   const o = requireObject('slidingLog()', options)
   rejectUnknownOptions('slidingLog()', o, ['limit', 'windowMs'])
-  return Object.freeze({
-    kind: 'slidingLog',
-    limit: positiveInteger('limit', o.limit),
-    windowMs: positiveInteger('windowMs', o.windowMs),
-  })
+  return makeSlidingLog(o)
+}
+
+/** Validates the fields and returns a frozen, branded value. @internal */
+export function makeSlidingLog(o: Record<string, unknown>): SlidingLog {
+  return brand(
+    Object.freeze({
+      kind: 'slidingLog',
+      limit: countOption('limit', o.limit),
+      windowMs: windowOption('windowMs', o.windowMs),
+    }),
+  )
 }

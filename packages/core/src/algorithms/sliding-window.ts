@@ -1,15 +1,12 @@
-import {
-  assertExactProduct,
-  positiveInteger,
-  rejectUnknownOptions,
-  requireObject,
-} from '../options.js'
+import { assertExactProduct, rejectUnknownOptions, requireObject } from '../options.js'
+import { brand } from './brand.js'
+import { countOption, windowOption } from './limits.js'
 
 /** Options of {@link slidingWindow}. */
 export interface SlidingWindowOptions {
   /** Requests (cost units) admitted per sliding window. A positive integer. */
   limit: number
-  /** Window length in milliseconds. */
+  /** Window length in milliseconds (at most 366 days). */
   windowMs: number
 }
 
@@ -30,9 +27,14 @@ export interface SlidingWindow {
 export function slidingWindow(options: SlidingWindowOptions): SlidingWindow {
   const o = requireObject('slidingWindow()', options)
   rejectUnknownOptions('slidingWindow()', o, ['limit', 'windowMs'])
-  const limit = positiveInteger('limit', o.limit)
-  const windowMs = positiveInteger('windowMs', o.windowMs)
+  return makeSlidingWindow(o)
+}
+
+/** Validates the fields and returns a frozen, branded value. @internal */
+export function makeSlidingWindow(o: Record<string, unknown>): SlidingWindow {
+  const limit = countOption('limit', o.limit)
+  const windowMs = windowOption('windowMs', o.windowMs)
   // The weighted count is compared scaled by windowMs; keep it exact in a double (and in Lua).
   assertExactProduct('2 * limit * windowMs', 2 * limit, windowMs)
-  return Object.freeze({ kind: 'slidingWindow', limit, windowMs })
+  return brand(Object.freeze({ kind: 'slidingWindow', limit, windowMs }))
 }

@@ -1,9 +1,6 @@
-import {
-  assertExactProduct,
-  positiveInteger,
-  rejectUnknownOptions,
-  requireObject,
-} from '../options.js'
+import { assertExactProduct, rejectUnknownOptions, requireObject } from '../options.js'
+import { brand } from './brand.js'
+import { countOption, windowOption } from './limits.js'
 
 /** Options of {@link tokenBucket}. */
 export interface TokenBucketOptions {
@@ -11,7 +8,7 @@ export interface TokenBucketOptions {
   capacity: number
   /** Tokens added every `refillIntervalMs`. A positive integer. */
   refillRate: number
-  /** Milliseconds over which `refillRate` tokens are added, continuously. @default 1000 */
+  /** Milliseconds (at most 366 days) over which `refillRate` tokens are added, continuously. @default 1000 */
   refillIntervalMs?: number
 }
 
@@ -33,13 +30,15 @@ export interface TokenBucket {
 export function tokenBucket(options: TokenBucketOptions): TokenBucket {
   const o = requireObject('tokenBucket()', options)
   rejectUnknownOptions('tokenBucket()', o, ['capacity', 'refillRate', 'refillIntervalMs'])
-  const capacity = positiveInteger('capacity', o.capacity)
-  const refillRate = positiveInteger('refillRate', o.refillRate)
-  const refillIntervalMs =
-    o.refillIntervalMs === undefined
-      ? 1000
-      : positiveInteger('refillIntervalMs', o.refillIntervalMs)
+  return makeTokenBucket(o, o.refillIntervalMs === undefined ? 1000 : o.refillIntervalMs)
+}
+
+/** Validates the fields and returns a frozen, branded value. @internal */
+export function makeTokenBucket(o: Record<string, unknown>, interval: unknown): TokenBucket {
+  const capacity = countOption('capacity', o.capacity)
+  const refillRate = countOption('refillRate', o.refillRate)
+  const refillIntervalMs = windowOption('refillIntervalMs', interval)
   // Tokens are counted in 1/refillIntervalMs units; the full bucket must stay an exact integer.
   assertExactProduct('capacity * refillIntervalMs', capacity, refillIntervalMs)
-  return Object.freeze({ kind: 'tokenBucket', capacity, refillRate, refillIntervalMs })
+  return brand(Object.freeze({ kind: 'tokenBucket', capacity, refillRate, refillIntervalMs }))
 }
