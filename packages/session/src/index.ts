@@ -1,3 +1,4 @@
+export type { NodeRedisClient, NodeRedisCluster, SessionRedisClient } from './client.js'
 export {
   type SessionErrorCode,
   SessionOptionRangeError,

@@ -1,10 +1,11 @@
 import type { SessionData } from 'express-session'
-import type { Cluster, Redis } from 'ioredis'
+import { type Connection, connection, type SessionRedisClient } from './client.js'
 import {
   describeValue,
   SessionOptionRangeError as RangeErr,
   SessionOptionTypeError as TypeErr,
 } from './errors.js'
+import { SCRIPTS } from './scripts.js'
 
 /** Turns a session into text and back. Either function may return a promise. */
 export interface SessionSerializer {
@@ -16,8 +17,11 @@ export interface SessionSerializer {
 
 /** Options of {@link RedisSessionStore}. Unknown names throw a TypeError. */
 export interface RedisSessionStoreOptions {
-  /** An ioredis `Redis` or `Cluster` client. The store never closes it: the caller owns it. */
-  client: Redis | Cluster
+  /**
+   * A node-redis v5 client (`createClient()` or `createCluster()`, connected, RESP2) or an
+   * ioredis `Redis` or `Cluster`. The store never closes it: the caller owns it.
+   */
+  client: SessionRedisClient
   /**
    * Prepended to every session id to make its Redis key (`sess:<sid>`, as connect-redis writes).
    * Must not be empty: `clear()` deletes every string key that starts with it.
@@ -74,8 +78,8 @@ export interface RedisSessionStoreOptions {
 
 /** The options after validation, with defaults applied. */
 export interface ParsedOptions {
-  client: Redis | Cluster
-  isCluster: boolean
+  client: SessionRedisClient
+  connection: Connection
   prefix: string
   ttl: number | ((session: SessionData) => number)
   disableTouch: boolean
@@ -127,7 +131,7 @@ export function parseOptions(input: unknown): ParsedOptions {
     )
   }
 
-  const client = parseClient(options.client)
+  const conn = connection(options.client, Object.values(SCRIPTS))
   const prefix = options.prefix ?? 'sess:'
   if (typeof prefix !== 'string') {
     throw new TypeErr(`prefix must be a non-empty string, got ${describeValue(prefix)}`)
@@ -216,8 +220,8 @@ export function parseOptions(input: unknown): ParsedOptions {
   }
 
   return {
-    client,
-    isCluster: (client as { isCluster?: unknown }).isCluster === true,
+    client: options.client as SessionRedisClient,
+    connection: conn,
     prefix,
     ttl: ttl as ParsedOptions['ttl'],
     disableTouch,
@@ -236,35 +240,4 @@ function optionalBoolean(name: string, value: unknown): boolean {
     throw new TypeErr(`${name} must be a boolean, got ${describeValue(value)}`)
   }
   return value
-}
-
-function parseClient(value: unknown): Redis | Cluster {
-  if (typeof value !== 'object' || value === null) {
-    throw new TypeErr(`client must be an ioredis Redis or Cluster, got ${describeValue(value)}`)
-  }
-  const client = value as Record<string, unknown>
-  if (typeof client.scanIterator === 'function' || typeof client.mGet === 'function') {
-    throw new TypeErr(
-      'client must be an ioredis Redis or Cluster, got a node-redis client (connect-redis takes those); create `new Redis(url)` from ioredis with the same URL',
-    )
-  }
-  if (
-    typeof client.defineCommand !== 'function' ||
-    typeof client.get !== 'function' ||
-    typeof client.isCluster !== 'boolean'
-  ) {
-    throw new TypeErr(`client must be an ioredis Redis or Cluster, got ${describeValue(value)}`)
-  }
-  const options = client.options as
-    | { keyPrefix?: unknown; redisOptions?: { keyPrefix?: unknown } }
-    | undefined
-  const keyPrefix = options?.keyPrefix ?? options?.redisOptions?.keyPrefix
-  if (typeof keyPrefix === 'string' && keyPrefix.length > 0) {
-    // SCAN patterns and the keys it returns ignore ioredis keyPrefix, so all/ids/clear would
-    // see doubled or missing prefixes; the store's own `prefix` does the same job correctly.
-    throw new RangeErr(
-      `client has keyPrefix ${describeValue(keyPrefix)}; use the store's prefix option instead (prefix: ${describeValue(`${keyPrefix}sess:`)})`,
-    )
-  }
-  return value as Redis | Cluster
 }

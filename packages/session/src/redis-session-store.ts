@@ -1,7 +1,6 @@
-import { createHash } from 'node:crypto'
 import calculateSlot from 'cluster-key-slot'
 import session, { type SessionData } from 'express-session'
-import type { Cluster, Redis } from 'ioredis'
+import type { Connection, SessionRedisClient } from './client.js'
 import { describeValue, SessionOptionTypeError, SessionStoreError } from './errors.js'
 import {
   MAX_TTL_SECONDS,
@@ -9,9 +8,7 @@ import {
   parseOptions,
   type RedisSessionStoreOptions,
 } from './options.js'
-import deleteIfEqualLua from './scripts/delete-if-equal.session.lua'
-import touchLua from './scripts/touch.session.lua'
-import userIndexAddLua from './scripts/user-index-add.session.lua'
+import { SCRIPTS } from './scripts.js'
 
 // express-session is CommonJS: its default export is the middleware function carrying `Store`.
 const { Store } = session
@@ -29,17 +26,9 @@ const INDEX_SLACK_MS = 60_000
 /** Re-reads allowed when a session changes between destroyUser's read and its delete. */
 const DESTROY_ATTEMPTS = 10
 
-type ScriptCall = (...args: (string | number)[]) => Promise<unknown>
-
-interface Scripts {
-  touch: ScriptCall
-  userIndexAdd: ScriptCall
-  deleteIfEqual: ScriptCall
-}
-
 /**
- * A Redis session store for express-session and @fastify/session, on an ioredis `Redis` or
- * `Cluster`. Keys and values are the ones connect-redis writes (`sess:<sid>` holding
+ * A Redis session store for express-session and @fastify/session, on a node-redis v5 client
+ * (`createClient()` / `createCluster()`) or an ioredis `Redis` / `Cluster`. Keys and values are the ones connect-redis writes (`sess:<sid>` holding
  * `JSON.stringify(session)`), so switching from connect-redis keeps users logged in.
  *
  * Every method takes an optional Node-style callback; without one it returns a promise.
@@ -47,32 +36,30 @@ interface Scripts {
  * @example
  * ```ts
  * import session from 'express-session'
- * import { Redis } from 'ioredis'
+ * import { createClient } from 'redis'
  * import { RedisSessionStore } from '@tollgate/session'
  *
- * const store = new RedisSessionStore({ client: new Redis(process.env.REDIS_URL) })
+ * const client = createClient({ url: process.env.REDIS_URL })
+ * await client.connect()
+ * const store = new RedisSessionStore({ client })
  * app.use(session({ store, secret: process.env.SESSION_SECRET, resave: false,
  *                   saveUninitialized: false }))
  * ```
  */
 export class RedisSessionStore extends Store {
-  /** The ioredis client the store talks to (owned by the caller, never closed by the store). */
-  readonly client: Redis | Cluster
+  /** The client the store talks to (owned by the caller, never closed by the store). */
+  readonly client: SessionRedisClient
   /** The key prefix, `sess:` unless configured. */
   readonly prefix: string
   readonly #o: ParsedOptions
-  readonly #scripts: Scripts
+  readonly #c: Connection
 
   constructor(options: RedisSessionStoreOptions) {
     super()
     this.#o = parseOptions(options)
     this.client = this.#o.client
+    this.#c = this.#o.connection
     this.prefix = this.#o.prefix
-    this.#scripts = {
-      touch: defineScript(this.client, 'touch', 1, touchLua),
-      userIndexAdd: defineScript(this.client, 'userIndexAdd', 1, userIndexAddLua),
-      deleteIfEqual: defineScript(this.client, 'deleteIfEqual', 1, deleteIfEqualLua),
-    }
   }
 
   /** Reads a session; `null` when there is none (or its cookie has expired). */
@@ -157,43 +144,17 @@ export class RedisSessionStore extends Store {
 
   /**
    * Ends every session of a user at once ("log out everywhere"). Requires `userKey`.
-   * Resolves with the number of sessions destroyed.
+   * Resolves with the number of sessions destroyed. Every session of the user that was written
+   * before the call is destroyed; one written while it runs is destroyed or stays listed, so a
+   * second call ends it (README, "Log out everywhere").
    */
   async destroyUser(userId: string): Promise<number> {
     const userKey = this.#requireUserKey('destroyUser')
-    const index = this.#indexKey(userId)
-    const sids = await this.#run(this.client.smembers(index))
-    let destroyed = 0
-    await Promise.all(
-      sids.map(async (sid) => {
-        const key = this.prefix + sid
-        for (let attempt = 1; ; attempt++) {
-          const raw = await this.#run(this.client.get(key))
-          if (raw === null) return
-          let owner: string | undefined
-          try {
-            owner = this.#userOf(await this.#parse(raw, key), userKey)
-          } catch {
-            // An unreadable session listed under this user can serve nobody; logging the user
-            // out everywhere includes it.
-            owner = userId
-          }
-          if (owner !== userId) return
-          if ((await this.#run(this.#scripts.deleteIfEqual(key, raw))) === 1) {
-            destroyed++
-            return
-          }
-          if (attempt === DESTROY_ATTEMPTS) {
-            throw new SessionStoreError(
-              'ERR_TOLLGATE_SESSION_CONFLICT',
-              `session ${JSON.stringify(sid)} kept changing while destroyUser tried to delete it`,
-            )
-          }
-        }
-      }),
+    const indexes = await this.#indexesOf(userId)
+    const outcomes = await Promise.all(
+      indexes.map((index) => this.#reconcile(index, userId, userKey, true)),
     )
-    if (sids.length > 0) await this.#run(this.client.srem(index, ...sids))
-    return destroyed
+    return outcomes.reduce((sum, outcome) => sum + outcome.destroyed, 0)
   }
 
   /**
@@ -202,23 +163,72 @@ export class RedisSessionStore extends Store {
    */
   async userSessions(userId: string): Promise<string[]> {
     const userKey = this.#requireUserKey('userSessions')
-    const index = this.#indexKey(userId)
-    const sids = await this.#run(this.client.smembers(index))
-    const values = await this.#mget(sids.map((sid) => this.prefix + sid))
+    const indexes = await this.#indexesOf(userId)
+    const outcomes = await Promise.all(
+      indexes.map((index) => this.#reconcile(index, userId, userKey, false)),
+    )
+    return outcomes.flatMap((outcome) => outcome.alive)
+  }
+
+  /**
+   * Reads one index and its sessions, then hands Redis one compare-and-act script: a session is
+   * deleted (when `destroy`) or unlisted only if it still holds the exact text that was judged.
+   * Sessions that changed meanwhile are read and judged again.
+   */
+  async #reconcile(
+    index: string,
+    userId: string,
+    userKey: NonNullable<ParsedOptions['userKey']>,
+    destroy: boolean,
+  ): Promise<{ alive: string[]; destroyed: number }> {
     const alive: string[] = []
-    const dead: string[] = []
-    for (const [i, sid] of sids.entries()) {
-      const raw = values[i]
-      if (raw == null) {
-        dead.push(sid)
-      } else if (this.#userOf(await this.#parse(raw, this.prefix + sid), userKey) === userId) {
-        alive.push(sid)
-      } else {
-        dead.push(sid)
+    let destroyed = 0
+    let pending = (await this.#run(this.#c.call(index, 'SMEMBERS', index))) as string[]
+    for (let attempt = 1; pending.length > 0; attempt++) {
+      if (attempt > DESTROY_ATTEMPTS) {
+        throw new SessionStoreError(
+          'ERR_TOLLGATE_SESSION_CONFLICT',
+          `sessions ${pending.map((sid) => JSON.stringify(sid)).join(', ')} kept changing while ${destroy ? 'destroyUser' : 'userSessions'} read them`,
+        )
       }
+      const values = await this.#mget(pending.map((sid) => this.prefix + sid))
+      const acts: { sid: string; action: 'delete' | 'unlist' | 'absent'; raw: string }[] = []
+      for (const [i, sid] of pending.entries()) {
+        const raw = values[i] ?? null
+        if (raw === null) {
+          acts.push({ sid, action: 'absent', raw: '' })
+          continue
+        }
+        let owner: string | undefined
+        try {
+          owner = this.#userOf(await this.#parse(raw, this.prefix + sid), userKey)
+        } catch (error) {
+          // An unreadable session listed under this user can serve nobody; logging the user
+          // out everywhere includes it. Listing it is an error, as reading it is.
+          if (!destroy) throw error
+          owner = userId
+        }
+        if (owner !== userId) acts.push({ sid, action: 'unlist', raw })
+        else if (destroy) acts.push({ sid, action: 'delete', raw })
+        else alive.push(sid)
+      }
+      const changed: string[] = []
+      for (const batch of chunk(acts, BATCH)) {
+        const done = (await this.#run(
+          this.#c.run(
+            SCRIPTS.indexCompare,
+            [index, ...batch.map((act) => this.prefix + act.sid)],
+            batch.flatMap((act) => [act.action, act.sid, act.raw]),
+          ),
+        )) as number[]
+        for (const [i, act] of batch.entries()) {
+          if (Number(done[i]) !== 1) changed.push(act.sid)
+          else if (act.action === 'delete') destroyed++
+        }
+      }
+      pending = changed
     }
-    if (dead.length > 0) await this.#run(this.client.srem(index, ...dead))
-    return alive
+    return { alive, destroyed }
   }
 
   /**
@@ -274,7 +284,7 @@ export class RedisSessionStore extends Store {
 
   async #get(sid: string): Promise<SessionData | null> {
     const key = this.prefix + sid
-    const raw = await this.#run(this.client.get(key))
+    const raw = (await this.#run(this.#c.call(key, 'GET', key))) as string | null
     if (raw === null) return null
     const data = await this.#parse(raw, key)
     const expires = cookieExpiresAt(data)
@@ -301,18 +311,21 @@ export class RedisSessionStore extends Store {
     }
     const userKey = this.#o.userKey
     const user = userKey ? this.#userOf(data, userKey) : undefined
-    if (user !== undefined) {
-      await this.#run(
-        this.#scripts.userIndexAdd(
-          this.#indexKey(user),
-          sid,
-          this.#o.disableTTL ? 0 : ttlMs + INDEX_SLACK_MS,
-        ),
-      )
-    }
     const key = this.prefix + sid
-    if (this.#o.disableTTL) await this.#run(this.client.set(key, text))
-    else await this.#run(this.client.set(key, text, 'PX', ttlMs))
+    if (user === undefined) {
+      if (this.#o.disableTTL) await this.#run(this.#c.call(key, 'SET', key, text))
+      else await this.#run(this.#c.call(key, 'SET', key, text, 'PX', String(ttlMs)))
+      return
+    }
+    const indexTtl = this.#o.disableTTL ? '0' : String(ttlMs + INDEX_SLACK_MS)
+    const index = await this.#listUnder(user, key, indexTtl)
+    await this.#run(
+      this.#c.run(
+        SCRIPTS.sessionSet,
+        [key, index],
+        [text, this.#o.disableTTL ? '0' : String(ttlMs), sid, indexTtl],
+      ),
+    )
   }
 
   async #touch(sid: string, data: SessionData): Promise<void> {
@@ -323,14 +336,18 @@ export class RedisSessionStore extends Store {
       return
     }
     const key = this.prefix + sid
-    const touched =
-      this.#o.touchAfterMs > 0
-        ? (await this.#run(this.#scripts.touch(key, ttlMs, this.#o.touchAfterMs))) === 1
-        : (await this.#run(this.client.pexpire(key, ttlMs))) === 1
     const userKey = this.#o.userKey
-    const user = touched && userKey ? this.#userOf(data, userKey) : undefined
+    const user = userKey ? this.#userOf(data, userKey) : undefined
+    const ttl = String(ttlMs)
+    const after = String(this.#o.touchAfterMs)
     if (user !== undefined) {
-      await this.#run(this.#scripts.userIndexAdd(this.#indexKey(user), sid, ttlMs + INDEX_SLACK_MS))
+      const indexTtl = String(ttlMs + INDEX_SLACK_MS)
+      const index = await this.#listUnder(user, key, indexTtl)
+      await this.#run(this.#c.run(SCRIPTS.touch, [key, index], [ttl, after, sid, indexTtl]))
+    } else if (this.#o.touchAfterMs > 0) {
+      await this.#run(this.#c.run(SCRIPTS.touch, [key], [ttl, after]))
+    } else {
+      await this.#run(this.#c.call(key, 'PEXPIRE', key, ttl))
     }
   }
 
@@ -338,20 +355,93 @@ export class RedisSessionStore extends Store {
     const key = this.prefix + sid
     const userKey = this.#o.userKey
     if (!userKey) {
-      await this.#run(this.client.del(key))
+      await this.#run(this.#c.call(key, 'DEL', key))
       return
     }
-    // GETDEL: deleting and learning whose session it was in one command.
-    const raw = await this.#run(this.client.getdel(key))
-    if (raw === null) return
-    let user: string | undefined
-    try {
-      user = this.#userOf(await this.#parse(raw, key), userKey)
-    } catch {
-      // The session is deleted, which is what was asked; its index entry is pruned on read.
-      return
+    for (let attempt = 1; attempt <= DESTROY_ATTEMPTS; attempt++) {
+      const raw = (await this.#run(this.#c.call(key, 'GET', key))) as string | null
+      if (raw === null) return
+      let user: string | undefined
+      try {
+        user = this.#userOf(await this.#parse(raw, key), userKey)
+      } catch {
+        user = undefined
+      }
+      if (user === undefined) {
+        // Anonymous or unreadable: no index lists it (an unreadable one is pruned on read).
+        await this.#run(this.#c.call(key, 'DEL', key))
+        return
+      }
+      // Deleted and unlisted in one step, and only if no save rewrote it since the read: a
+      // save racing a logout can never leave a live session outside its user's index.
+      const index = this.#indexKey(user, key)
+      const done = (await this.#run(
+        this.#c.run(SCRIPTS.indexCompare, [index, key], ['delete', sid, raw]),
+      )) as number[]
+      if (Number(done[0]) === 1) return
     }
-    if (user !== undefined) await this.#run(this.client.srem(this.#indexKey(user), sid))
+    throw new SessionStoreError(
+      'ERR_TOLLGATE_SESSION_CONFLICT',
+      `session ${JSON.stringify(sid)} kept changing while destroy tried to delete it`,
+    )
+  }
+
+  /**
+   * The index a session of `user` is listed in: on a single Redis `<prefix>user:{<user>}`; on a
+   * Cluster the user's index for the session key's slot, `<prefix>user:{<slot tag>}:<user>`,
+   * after recording that slot in the user's directory `<prefix>user-slots:{<user>}`. The
+   * directory is written first, so a session never lives in a slot the directory does not list
+   * (see user-directory-add.session.lua).
+   */
+  async #listUnder(user: string, sessionKey: string, indexTtl: string): Promise<string> {
+    const index = this.#indexKey(user, sessionKey)
+    if (this.#c.isCluster) {
+      const directory = this.#directoryKey(user)
+      await this.#run(
+        this.#c.run(
+          SCRIPTS.userDirectoryAdd,
+          [directory],
+          [slotTag(calculateSlot(sessionKey)), indexTtl],
+        ),
+      )
+    }
+    return index
+  }
+
+  /** Every index of a user: the one index, or one per slot listed in the Cluster directory. */
+  async #indexesOf(userId: string): Promise<string[]> {
+    if (!this.#c.isCluster) return [this.#singleIndexKey(userId)]
+    const directory = this.#directoryKey(userId)
+    const tags = (await this.#run(
+      this.#c.call(directory, 'ZRANGE', directory, '0', '-1'),
+    )) as string[]
+    return tags.map((tag) => this.#slotIndexKey(tag, userId))
+  }
+
+  #indexKey(user: string, sessionKey: string): string {
+    if (!this.#c.isCluster) return this.#singleIndexKey(user)
+    const slot = calculateSlot(sessionKey)
+    const index = this.#slotIndexKey(slotTag(slot), user)
+    if (calculateSlot(index) !== slot) {
+      // Only a prefix with an unbalanced brace can do this (its "{" opens the index key's tag).
+      throw new SessionStoreError(
+        'ERR_TOLLGATE_SESSION_CLUSTER',
+        `prefix ${JSON.stringify(this.prefix)} puts a session and its user index in different Cluster slots; use a prefix without "{" or "}", or with a complete hash tag`,
+      )
+    }
+    return index
+  }
+
+  #singleIndexKey(user: string): string {
+    return `${this.prefix}user:{${user}}`
+  }
+
+  #slotIndexKey(tag: string, user: string): string {
+    return `${this.prefix}user:{${tag}}:${user}`
+  }
+
+  #directoryKey(user: string): string {
+    return `${this.prefix}user-slots:{${user}}`
   }
 
   async #all(): Promise<SessionData[]> {
@@ -383,40 +473,41 @@ export class RedisSessionStore extends Store {
 
   async #clear(): Promise<void> {
     const unlink = async (keys: string[]) => {
-      await Promise.all(this.#batches(keys).map((batch) => this.#run(this.client.unlink(batch))))
+      await Promise.all(
+        this.#batches(keys).map((batch) =>
+          this.#run(this.#c.call(batch[0] as string, 'UNLINK', ...batch)),
+        ),
+      )
     }
     await this.#scan(`${escapeGlob(this.prefix)}*`, 'string', unlink)
-    await this.#scan(`${escapeGlob(`${this.prefix}user:{`)}*`, 'set', unlink)
+    // User indexes (SETs, user:{…}) and, on a Cluster, user directories (ZSETs, user-slots:{…}).
+    await this.#scan(`${escapeGlob(`${this.prefix}user`)}*`, 'set', unlink)
+    if (this.#c.isCluster) {
+      await this.#scan(`${escapeGlob(`${this.prefix}user-slots:{`)}*`, 'zset', unlink)
+    }
   }
 
   /** SCAN with MATCH and TYPE on the server, or on every master of a Cluster. */
   async #scan(
     pattern: string,
-    type: 'string' | 'set',
+    type: 'string' | 'set' | 'zset',
     onBatch: (keys: string[]) => Promise<void>,
   ): Promise<void> {
-    let nodes: Redis[]
-    if (this.#o.isCluster) {
-      const cluster = this.client as Cluster
-      // Until the slot map is loaded, nodes() is empty and a scan would report no sessions.
-      if (cluster.status !== 'ready') await this.#run(cluster.ping())
-      nodes = cluster.nodes('master')
-      if (nodes.length === 0) {
-        throw new SessionStoreError(
-          'ERR_TOLLGATE_SESSION_CLUSTER',
-          'the Cluster client knows no master node, so SCAN would miss every session',
-        )
-      }
-    } else {
-      nodes = [this.client as Redis]
+    const nodes = await this.#run(this.#c.masters())
+    if (nodes.length === 0) {
+      throw new SessionStoreError(
+        'ERR_TOLLGATE_SESSION_CLUSTER',
+        'the Cluster client knows no master node, so SCAN would miss every session',
+      )
     }
+    const count = String(this.#o.scanCount)
     for (const node of nodes) {
       let cursor = '0'
       do {
-        const [next, keys] = await this.#run(
-          node.scan(cursor, 'MATCH', pattern, 'COUNT', this.#o.scanCount, 'TYPE', type),
-        )
-        cursor = next
+        const [next, keys] = (await this.#run(
+          node('SCAN', cursor, 'MATCH', pattern, 'COUNT', count, 'TYPE', type),
+        )) as [string, string[]]
+        cursor = String(next)
         if (keys.length > 0) await onBatch(keys)
       } while (cursor !== '0')
     }
@@ -427,7 +518,10 @@ export class RedisSessionStore extends Store {
     const byKey = new Map<string, string | null>()
     await Promise.all(
       this.#batches(keys).map(async (batch) => {
-        const values = await this.#run(this.client.mget(batch))
+        const values = (await this.#run(this.#c.call(batch[0] as string, 'MGET', ...batch))) as (
+          | string
+          | null
+        )[]
         for (const [i, key] of batch.entries()) byKey.set(key, values[i] ?? null)
       }),
     )
@@ -436,7 +530,7 @@ export class RedisSessionStore extends Store {
 
   /** Groups keys so that no command spans two Cluster slots, at most BATCH keys each. */
   #batches(keys: string[]): string[][] {
-    if (!this.#o.isCluster) return chunk(keys, BATCH)
+    if (!this.#c.isCluster) return chunk(keys, BATCH)
     const bySlot = new Map<number, string[]>()
     for (const key of keys) {
       const slot = calculateSlot(key)
@@ -514,10 +608,6 @@ export class RedisSessionStore extends Store {
       )
     }
     return userKey
-  }
-
-  #indexKey(userId: string): string {
-    return `${this.prefix}user:{${userId}}`
   }
 
   /** Races one Redis command against `timeoutMs`, so a hung server yields an error. */
@@ -628,20 +718,27 @@ function chunk<T>(items: T[], size: number): T[][] {
   return chunks
 }
 
+/** Hash tags by slot: SLOT_TAGS[slot] is a short string whose CRC16 slot is `slot`. */
+let SLOT_TAGS: string[] | undefined
+
 /**
- * Defines a script once per client under a namespaced name, and never replaces a command the
- * user (or another store) defined under that name. ioredis sends EVALSHA and falls back to EVAL
- * on NOSCRIPT by itself.
+ * A hash tag that lands in `slot`, so that a Cluster user index can be put beside a session key
+ * that has no tag of its own (`sess:<sid>`, as connect-redis writes it). The table of all 16384
+ * is built once, on first use (base-36 counters, about 170,000 CRC16s, a few milliseconds).
  */
-function defineScript(
-  client: Redis | Cluster,
-  name: string,
-  numberOfKeys: number,
-  lua: string,
-): ScriptCall {
-  const sha8 = createHash('sha1').update(lua).digest('hex').slice(0, 8)
-  const command = `tollgate_session_${name}_${sha8}`
-  const target = client as unknown as Record<string, ScriptCall | undefined>
-  if (typeof target[command] !== 'function') client.defineCommand(command, { numberOfKeys, lua })
-  return (...args) => (target[command] as ScriptCall).apply(client, args)
+function slotTag(slot: number): string {
+  if (SLOT_TAGS === undefined) {
+    const tags = new Array<string>(16384)
+    let filled = 0
+    for (let i = 0; filled < 16384; i++) {
+      const tag = i.toString(36)
+      const at = calculateSlot(tag)
+      if (tags[at] === undefined) {
+        tags[at] = tag
+        filled++
+      }
+    }
+    SLOT_TAGS = tags
+  }
+  return SLOT_TAGS[slot] as string
 }

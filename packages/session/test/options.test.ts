@@ -1,4 +1,5 @@
 import { Cluster, Redis } from 'ioredis'
+import { createClient, createCluster } from 'redis'
 import { afterAll, describe, expect, it } from 'vitest'
 import { RedisSessionStore, type RedisSessionStoreOptions } from '../src/index.js'
 
@@ -93,10 +94,67 @@ describe('RedisSessionStore options', () => {
     new RedisSessionStore({ client })
     const commands = client as unknown as Record<string, unknown>
     const names = Object.keys(commands).filter((k) => /^tollgate_session_\w+_[0-9a-f]{8}$/.test(k))
-    expect(names).toHaveLength(3)
+    expect(names).toHaveLength(4)
     const before = names.map((name) => commands[name])
     new RedisSessionStore({ client, prefix: 'other:' })
     expect(names.map((name) => commands[name])).toEqual(before)
     expect(names.every((name, i) => commands[name] === before[i])).toBe(true)
+  })
+})
+
+describe('RedisSessionStore client (issue 13)', () => {
+  it('accepts a node-redis client and cluster, recognised without instanceof', () => {
+    const single = createClient({ url: 'redis://127.0.0.1:1' })
+    expect(new RedisSessionStore({ client: single }).client).toBe(single)
+    const cluster = createCluster({ rootNodes: [{ url: 'redis://127.0.0.1:1' }] })
+    expect(new RedisSessionStore({ client: cluster }).client).toBe(cluster)
+  })
+
+  it('rejects a node-redis client in RESP3 mode with a RangeError naming client', () => {
+    const resp3 = createClient({ url: 'redis://127.0.0.1:1', RESP: 3 })
+    expect(() => new RedisSessionStore({ client: resp3 })).toThrow(RangeError)
+    expect(() => new RedisSessionStore({ client: resp3 })).toThrow(/client uses RESP3/)
+  })
+
+  it('rejects a node-redis legacy-mode client with a TypeError naming client', () => {
+    const legacy = createClient({ url: 'redis://127.0.0.1:1' }).legacy()
+    expect(() => make({ client: legacy })).toThrow(TypeError)
+    expect(() => make({ client: legacy })).toThrow(/client is a node-redis legacy-mode client/)
+  })
+
+  it.each([
+    [42, /client must be .* got 42/],
+    ['redis://127.0.0.1', /client must be .* got "redis:\/\/127.0.0.1"/],
+    [{}, /client must be .* got an object/],
+    [null, /client must be .* got null/],
+    [() => {}, /client must be .* got a function/],
+  ])('rejects client = %o with a TypeError naming client and what it got', (value, message) => {
+    expect(() => make({ client: value })).toThrow(TypeError)
+    expect(() => make({ client: value })).toThrow(message)
+  })
+
+  it('answers at once with ERR_TOLLGATE_SESSION_CLIENT while a node-redis client is not connected', async () => {
+    for (const client of [
+      createClient({ url: 'redis://127.0.0.1:1' }),
+      createCluster({ rootNodes: [{ url: 'redis://127.0.0.1:1' }] }),
+    ]) {
+      // No timeout race: the answer must come from the store itself, not from timeoutMs.
+      const store = new RedisSessionStore({ client, userKey: () => 'u', timeoutMs: false })
+      const session = { cookie: { originalMaxAge: 60_000 } } as never
+      const started = performance.now()
+      const errors = await Promise.all([
+        new Promise((resolve) => store.get('sid', resolve)),
+        store.set('sid', session).catch((e: unknown) => e),
+        store.all().catch((e: unknown) => e),
+        store.destroyUser('u').catch((e: unknown) => e),
+      ])
+      for (const error of errors) {
+        expect(error).toMatchObject({
+          code: 'ERR_TOLLGATE_SESSION_CLIENT',
+          message: expect.stringMatching(/not connected: call `await client.connect\(\)`/),
+        })
+      }
+      expect(performance.now() - started).toBeLessThan(1000)
+    }
   })
 })
