@@ -51,11 +51,15 @@ interface Listening {
   close(): Promise<void>
 }
 
+// Exactness, not the fail policy, is under test: on a loaded machine a store call can take longer
+// than the default 100 ms timeoutMs, and a fail-open answer would admit extra requests.
+const failure = { mode: 'closed', timeoutMs: 15_000 } as const
+
 /** One GET / route on a real socket, limited by each of `limits` in order. */
 const frameworks = {
   async express(limits: Array<{ algorithm: Algorithm; store: Store }>): Promise<Listening> {
     const app = express()
-    app.get('/', ...limits.map((options) => rateLimit(options)), (_req, res) => {
+    app.get('/', ...limits.map((options) => rateLimit({ ...options, failure })), (_req, res) => {
       res.send('ok')
     })
     const server = await new Promise<Server>((resolve, reject) => {
@@ -74,7 +78,7 @@ const frameworks = {
   async fastify(limits: Array<{ algorithm: Algorithm; store: Store }>): Promise<Listening> {
     if (limits.length !== 1) throw new Error('@tollgate/fastify runs one limiter per route')
     const app = Fastify()
-    await app.register(tollgate, limits[0]!)
+    await app.register(tollgate, { ...limits[0]!, failure })
     app.get('/', async () => 'ok')
     const url = await app.listen({ port: 0, host: '127.0.0.1' })
     return { url: `${url}/`, close: () => app.close() }
