@@ -19,6 +19,11 @@ export function warnOnce(code: string, message: string): void {
   warningHandler?.(code, message)
 }
 
+/** Emits a warning every time (a user callback that threw: each throw is reported once). */
+export function warn(code: string, message: string): void {
+  warningHandler?.(code, message)
+}
+
 /**
  * Replaces where warnings go; `null` silences them (tests). Returns the previous handler.
  * @example

@@ -6,6 +6,7 @@ import {
   type Outcome,
   parseHttpOptions,
   type RequestFacts,
+  settle,
 } from '@tollgate/core/http'
 import type { NextFunction, Request, RequestHandler, Response } from 'express'
 
@@ -30,7 +31,7 @@ export type RateLimitHandler = (
 ) => unknown
 
 /** Options of {@link rateLimit}: the options both adapters share (see `@tollgate/core`). */
-export interface RateLimitOptions extends HttpLimitOptions<Request, RateLimitHandler> {}
+export interface RateLimitOptions extends HttpLimitOptions<Request, RateLimitHandler, Response> {}
 
 /** The limiters that counted a request, in order: stacked limiters combine their headers. */
 const kEntries: unique symbol = Symbol('tollgate.entries')
@@ -49,7 +50,7 @@ type TrackedRequest = Request & { [kEntries]?: HeaderEntry[] }
  * app.use(rateLimit({ algorithm: fixedWindow({ limit: 100, windowMs: 60_000 }) }))
  */
 export function rateLimit(options: RateLimitOptions): RequestHandler {
-  const config = parseHttpOptions<Request, RateLimitHandler>(options, 'rateLimit()')
+  const config = parseHttpOptions<Request, RateLimitHandler, Response>(options, 'rateLimit()')
 
   function write(outcome: Outcome, req: Request, res: Response, next: NextFunction): void {
     if (outcome.kind === 'skip') {
@@ -79,6 +80,12 @@ export function rateLimit(options: RateLimitOptions): RequestHandler {
       return
     }
     if (outcome.kind === 'pass') {
+      const ticket = outcome.ticket
+      if (ticket !== undefined) {
+        // Refund or release once the response is done: finished, or the client hung up first.
+        res.once('finish', () => settle(config, ticket, req, res, res.statusCode, true))
+        res.once('close', () => settle(config, ticket, req, res, res.statusCode, false))
+      }
       next()
       return
     }

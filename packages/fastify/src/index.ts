@@ -13,6 +13,7 @@ import {
   parseHttpOptions,
   type RequestFacts,
   routeOptions,
+  settle,
   validateHttpOptions,
 } from '@tollgate/core/http'
 import type {
@@ -21,6 +22,7 @@ import type {
   FastifyRequest,
   HookHandlerDoneFunction,
   onRequestHookHandler,
+  preHandlerHookHandler,
   RouteOptions,
 } from 'fastify'
 import fp from 'fastify-plugin'
@@ -42,7 +44,11 @@ export type TollgateHandler = (
  * `prefix`; a route's `limiter` takes none of the plugin's limiter options (`algorithm`, `store`,
  * `failure`, `onStoreError`, `denyCache`).
  */
-export interface TollgateRouteOptions extends HttpLimitOptions<FastifyRequest, TollgateHandler> {}
+export interface TollgateRouteOptions
+  extends HttpLimitOptions<FastifyRequest, TollgateHandler, FastifyReply> {}
+
+/** The request hooks a limiter can run in. */
+export type TollgateHook = 'onRequest' | 'preParsing' | 'preValidation' | 'preHandler'
 
 /** Options of the {@link tollgate} plugin. */
 export interface TollgateOptions extends TollgateRouteOptions {
@@ -52,6 +58,12 @@ export interface TollgateOptions extends TollgateRouteOptions {
    * @default true
    */
   global?: boolean
+  /**
+   * The route hook the limiter runs in: a later hook can limit by a user that an earlier one
+   * authenticated (`preHandler`), at the cost of doing that earlier work for denied requests.
+   * @default 'onRequest'
+   */
+  hook?: TollgateHook
 }
 
 declare module 'fastify' {
@@ -63,6 +75,14 @@ declare module 'fastify' {
     /** The decision of the limiter that ran on this request; null when none did. */
     rateLimit: Decision | null
   }
+  interface FastifyInstance {
+    /**
+     * A hook that rate-limits a route the plugin does not see (the not-found handler):
+     * `app.setNotFoundHandler({ preHandler: app.rateLimit() }, handler)`. Without options it uses
+     * the plugin's global limiter (its counter); with options, its own limiter over the plugin's.
+     */
+    rateLimit(options?: TollgateRouteOptions): preHandlerHookHandler
+  }
 }
 
 /** The limiters that counted a request, in order (stacked registrations combine headers). */
@@ -73,14 +93,40 @@ const kRouteLimited: unique symbol = Symbol('tollgate.routeLimited')
 const kGlobalHooks: unique symbol = Symbol('tollgate.globalHooks')
 
 type CountedRequest = FastifyRequest & { [kEntries]: HeaderEntry[] | null }
-type Config = HttpConfig<FastifyRequest, TollgateHandler>
+type Config = HttpConfig<FastifyRequest, TollgateHandler, FastifyReply>
 type MarkedRoute = RouteOptions & {
   [kRouteLimited]?: true
-  [kGlobalHooks]?: onRequestHookHandler[]
+  [kGlobalHooks]?: AnyHook[]
+}
+// The four hook shapes differ only in preParsing's payload argument.
+type AnyHook = onRequestHookHandler
+
+const HOOKS: readonly unknown[] = ['onRequest', 'preParsing', 'preValidation', 'preHandler']
+
+/**
+ * The request I/O around core's pipeline, as a callback hook (so a synchronous outcome stays so)
+ * of the shape `hook` wants: preParsing gets and passes on the payload.
+ */
+function createHook(config: Config, hook: TollgateHook = 'onRequest'): AnyHook {
+  const run = runner(config)
+  if (hook === 'preParsing') {
+    return function tollgatePreParsing(
+      request: FastifyRequest,
+      reply: FastifyReply,
+      payload: unknown,
+      done: (error: Error | null, payload?: unknown) => void,
+    ) {
+      run(request, reply, (error?: Error) =>
+        (done as (e: unknown, p?: unknown) => void)(error ?? null, payload),
+      )
+    } as unknown as AnyHook
+  }
+  return function tollgateHook(request, reply, done) {
+    run(request, reply, done)
+  }
 }
 
-/** The request I/O around core's pipeline: a callback hook, so a synchronous outcome stays so. */
-function createHook(config: Config): onRequestHookHandler {
+function runner(config: Config) {
   function write(
     o: Outcome,
     request: FastifyRequest,
@@ -92,7 +138,16 @@ function createHook(config: Config): onRequestHookHandler {
     request.rateLimit = o.decision
     const h = o.headers
     for (let i = 0; i < h.length; i += 2) reply.header(h[i]!, h[i + 1]!)
-    if (o.kind === 'pass') return done()
+    if (o.kind === 'pass') {
+      const ticket = o.ticket
+      if (ticket !== undefined) {
+        // Refund or release once the response is done: finished, or the client hung up first.
+        const raw = reply.raw
+        raw.once('finish', () => settle(config, ticket, request, reply, reply.statusCode, true))
+        raw.once('close', () => settle(config, ticket, request, reply, reply.statusCode, false))
+      }
+      return done()
+    }
     reply.code(o.status)
     if (o.response !== undefined) {
       reply.header('content-type', o.response.contentType).send(o.response.body)
@@ -108,7 +163,11 @@ function createHook(config: Config): onRequestHookHandler {
     else fallback()
   }
 
-  return function tollgateOnRequest(request, reply, done) {
+  return function tollgate(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    done: HookHandlerDoneFunction,
+  ) {
     let outcome: Outcome | Promise<Outcome>
     try {
       outcome = handleRequest(
@@ -146,15 +205,34 @@ function routeName(route: RouteOptions): string {
 
 async function tollgatePlugin(fastify: FastifyInstance, options: TollgateOptions): Promise<void> {
   // Every plugin-level value is checked now, even when only routes will use it.
-  validateHttpOptions(options, 'tollgate plugin', ['global'])
+  validateHttpOptions(options, 'tollgate plugin', ['global', 'hook'])
   const global = options.global ?? true
   if (typeof global !== 'boolean') {
     throw new TollgateTypeError(`global must be a boolean, got ${describeValue(global)}`)
   }
-  const { global: _, ...inherited } = options
-  const globalHook = global
-    ? createHook(parseHttpOptions<FastifyRequest, TollgateHandler>(inherited, 'tollgate plugin'))
+  const hookName = options.hook ?? 'onRequest'
+  if (!HOOKS.includes(hookName)) {
+    throw new TollgateTypeError(
+      `hook must be 'onRequest', 'preParsing', 'preValidation' or 'preHandler', got ${describeValue(hookName)}`,
+    )
+  }
+  const { global: _, hook: __, ...inherited } = options
+  const globalConfig = global
+    ? parseHttpOptions<FastifyRequest, TollgateHandler, FastifyReply>(inherited, 'tollgate plugin')
     : undefined
+  const globalHook = globalConfig === undefined ? undefined : createHook(globalConfig, hookName)
+
+  // For routes the plugin does not see (the not-found handler): a preHandler-shaped hook.
+  let calls = 0
+  fastify.decorate('rateLimit', function rateLimit(routeLimit?: TollgateRouteOptions) {
+    if (routeLimit === undefined) {
+      if (globalConfig !== undefined) return createHook(globalConfig, 'preHandler')
+      return createHook(parseHttpOptions(inherited, 'app.rateLimit()'), 'preHandler')
+    }
+    const name = `app.rateLimit(#${++calls})`
+    const own = routeOptions<FastifyRequest, TollgateHandler>(inherited, routeLimit, name)
+    return createHook(parseHttpOptions(own, name), 'preHandler')
+  } as unknown as FastifyInstance['rateLimit'])
 
   if (!fastify.hasRequestDecorator('rateLimit')) fastify.decorateRequest('rateLimit', null)
   // Decorated (not added per request) so every request object keeps one shape.
@@ -162,13 +240,13 @@ async function tollgatePlugin(fastify: FastifyInstance, options: TollgateOptions
 
   // One hook per config object: the HEAD route Fastify derives from a GET route shares the GET
   // route's config object, and so its counter.
-  const routeHooks = new WeakMap<object, onRequestHookHandler>()
+  const routeHooks = new WeakMap<object, AnyHook>()
 
   fastify.addHook('onRoute', (route) => {
     const marked = route as MarkedRoute
     const value = route.config?.rateLimit
     if (value === false || marked[kRouteLimited]) return
-    let hook: onRequestHookHandler | undefined
+    let hook: AnyHook | undefined
     if (value === undefined) {
       // Every registration's global limiter applies (stacked), each attached once.
       if (globalHook === undefined) return
@@ -185,21 +263,23 @@ async function tollgatePlugin(fastify: FastifyInstance, options: TollgateOptions
       if (hook === undefined) {
         const name = routeName(route)
         const own = routeOptions<FastifyRequest, TollgateHandler>(inherited, value, name)
-        hook = createHook(parseHttpOptions(own, `config.rateLimit of ${name}`))
+        hook = createHook(parseHttpOptions(own, `config.rateLimit of ${name}`), hookName)
         routeHooks.set(value, hook)
       }
     }
-    const existing = route.onRequest
+    const slot = route as unknown as Record<TollgateHook, AnyHook | AnyHook[] | undefined>
+    const existing = slot[hookName]
     const hooks = existing === undefined ? [] : Array.isArray(existing) ? [...existing] : [existing]
     // Before the route's own hooks (limit before authentication and other work), after the
     // tollgate hooks attached by earlier registrations, so stacked limiters run in order.
     hooks.splice((marked[kGlobalHooks]?.length ?? 1) - 1, 0, hook)
-    route.onRequest = hooks
+    slot[hookName] = hooks
   })
 }
 
 /**
- * Fastify plugin that rate-limits requests with a tollgate limiter, in `onRequest`.
+ * Fastify plugin that rate-limits requests with a tollgate limiter, in `onRequest` (or the
+ * `hook` option's hook).
  *
  * @example
  * import Fastify from 'fastify'

@@ -6,7 +6,10 @@ import type { HttpConfig } from './options.js'
  * Status of a denial: 503 when a fail-closed limiter answered without its store, else the
  * `statusCode` option (429).
  */
-export function denialStatus<Req>(config: HttpConfig<Req, unknown>, decision: Decision): number {
+export function denialStatus<Req>(
+  config: HttpConfig<Req, unknown, never>,
+  decision: Decision,
+): number {
   return decision.degraded === true && config.closed ? 503 : config.statusCode
 }
 
@@ -52,7 +55,7 @@ function fromBody(
  * a promise makes the result a promise; every other case answers synchronously.
  */
 export function denialResponse<Req>(
-  config: HttpConfig<Req, unknown>,
+  config: HttpConfig<Req, unknown, never>,
   req: Req,
   decision: Decision,
   accept: string | undefined,

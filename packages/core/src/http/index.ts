@@ -44,6 +44,7 @@ export {
   LIMITER_OWNED,
   limitOptionsFor,
   parseHttpOptions,
+  requestLimit,
   routeOptions,
   validateHttpOptions,
 } from './options.js'
@@ -55,4 +56,8 @@ export {
   type PassOutcome,
   type RequestFacts,
   type SkipOutcome,
+  settle,
+  type Ticket,
+  WARN_ON_DENIED_THREW,
+  WARN_SUCCESS_CHECK_THREW,
 } from './pipeline.js'

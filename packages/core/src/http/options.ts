@@ -9,6 +9,7 @@ import {
   type HeadersOptions,
   parseHeadersOptions,
 } from '../headers.js'
+import { parseIpv6Subnet } from '../keys.js'
 import {
   algorithmSignature,
   createLimiter,
@@ -26,24 +27,77 @@ export type MessageBody = string | object
 
 /**
  * The options both adapters (`@tollgate/express`, `@tollgate/fastify`) share, parsed by
- * {@link parseHttpOptions}. `Req` is the framework's request type; `Handler` its denial handler.
+ * {@link parseHttpOptions}. `Req` is the framework's request type, `Handler` its denial handler,
+ * `Res` its response (reply) type.
  */
-export interface HttpLimitOptions<Req, Handler> {
-  /** The algorithm value (fixedWindow(), slidingWindow(), slidingLog(), tokenBucket()). Exactly one of `algorithm` and `limiter`. */
-  algorithm?: Algorithm
+export interface HttpLimitOptions<Req, Handler, Res = unknown> {
+  /**
+   * The algorithm value (fixedWindow(), slidingWindow(), slidingLog(), tokenBucket(),
+   * concurrency()), or an array of rate algorithms for an all-or-nothing compound limit. Exactly
+   * one of `algorithm` and `limiter`.
+   */
+  algorithm?: Algorithm | readonly Algorithm[]
   /** Where counters live. @default new MemoryStore() */
   store?: Store
   /** A limiter made by createLimiter(), instead of `algorithm` and its options. */
   limiter?: Limiter
   /**
    * The rate-limit key of a request. Return a string (fast path) or a promise of one.
-   * @default the client IP through ipKey() (IPv6 grouped by /56)
+   * @default the client IP through ipKey() (IPv6 grouped by `ipv6Subnet`)
    */
   key?: (req: Req) => string | Promise<string>
   /** Units a request consumes: a positive integer, or a function of the request. @default 1 */
   cost?: number | ((req: Req) => number)
+  /**
+   * This request's limit (a bucket's capacity): a positive integer, or a function of the request
+   * (paid tiers on one limiter). Every limit of one key shares its state, so an upgrade mid-window
+   * keeps the count; headers show the limit that applied. Not with a compound algorithm.
+   * @default the algorithm's own limit
+   */
+  limit?: number | ((req: Req) => number | Promise<number>)
   /** Requests for which this returns true are neither counted nor limited. @default undefined */
   skip?: (req: Req) => boolean | Promise<boolean>
+  /**
+   * Refund a request whose response is a failure (see `requestWasSuccessful`) once it finishes,
+   * or when the client hangs up first. express-rate-limit's option of the same name.
+   * @default false
+   */
+  skipFailedRequests?: boolean
+  /**
+   * Refund a request whose response is a success once it finishes: only failures count (login
+   * protection). express-rate-limit's option of the same name.
+   * @default false
+   */
+  skipSuccessfulRequests?: boolean
+  /**
+   * Whether a finished response counts as a success, for the two refund options.
+   * @default status < 400
+   */
+  requestWasSuccessful?: (req: Req, res: Res) => boolean | Promise<boolean>
+  /**
+   * A denial by this limiter also blocks the key for this many milliseconds, in every process
+   * that shares the store (brute-force lockout). An integer from 1 to 2^31 - 1.
+   * @default undefined (no block)
+   */
+  blockDurationMs?: number
+  /**
+   * `'shadow'` counts and reports (events, `req.rateLimit`, `onDenied`) but never denies and sets
+   * no rate-limit headers: try a new limit on live traffic.
+   * @default 'enforce'
+   */
+  mode?: 'enforce' | 'shadow'
+  /**
+   * Called once for each denial (in shadow mode, each would-be denial), before the denial is sent.
+   * An exception from it is reported as a warning and never breaks the request.
+   * @default undefined
+   */
+  onDenied?: (req: Req, decision: Decision) => void
+  /**
+   * IPv6 prefix length the default key groups addresses by (an integer from 1 to 128), or
+   * `false` for whole addresses. IPv4-mapped IPv6 addresses are keyed as IPv4 unless `false`.
+   * @default 56
+   */
+  ipv6Subnet?: number | false
   /** Which rate-limit headers to write; `false` for none. @default { standard: 'draft-8', legacy: false, partitionKey: false } */
   headers?: HeadersOptions | false
   /** HTTP status of a denial (400-599). Fail-closed denials are always 503. @default 429 */
@@ -69,7 +123,7 @@ export interface HttpLimitOptions<Req, Handler> {
 }
 
 /** The parsed adapter options: everything a request needs, computed once. */
-export interface HttpConfig<Req, Handler> {
+export interface HttpConfig<Req, Handler, Res = unknown> {
   readonly limiter: Limiter
   readonly policy: HeaderPolicy
   readonly headers: HeadersConfig
@@ -78,13 +132,26 @@ export interface HttpConfig<Req, Handler> {
   readonly skip: ((req: Req) => boolean | Promise<boolean>) | undefined
   /** Set when `cost` is a function. */
   readonly costOf: ((req: Req) => number) | undefined
-  /** Passed to limiter.limit() when `cost` is a number (undefined for cost 1). */
+  /** Set when `limit` is a function. */
+  readonly limitOf: ((req: Req) => number | Promise<number>) | undefined
+  /** The fixed cost (1 unless `cost` is a number). */
+  readonly cost: number
+  /** Passed to limiter.limit() when nothing depends on the request (undefined: all defaults). */
   readonly limitOptions: LimitOptions | undefined
   readonly statusCode: number
   readonly handler: Handler | undefined
   /** Fail-closed limiter: a degraded denial is a 503. */
   readonly closed: boolean
   readonly message: Message<Req>
+  readonly shadow: boolean
+  readonly onDenied: ((req: Req, decision: Decision) => void) | undefined
+  readonly ipv6Subnet: number | false
+  readonly blockDurationMs: number | undefined
+  readonly skipFailedRequests: boolean
+  readonly skipSuccessfulRequests: boolean
+  readonly requestWasSuccessful: ((req: Req, res: Res) => boolean | Promise<boolean>) | undefined
+  /** An admitted request needs work after its response: a refund rule, or a concurrency lease. */
+  readonly settles: boolean
   /** Once-only trust-proxy checks done (the one mutable part: warnings fire once per limiter). */
   readonly proxyChecks: { trust: boolean; forwarded: boolean }
 }
@@ -108,7 +175,15 @@ const HTTP_OPTION_NAMES = {
   limiter: true,
   key: true,
   cost: true,
+  limit: true,
   skip: true,
+  skipFailedRequests: true,
+  skipSuccessfulRequests: true,
+  requestWasSuccessful: true,
+  blockDurationMs: true,
+  mode: true,
+  onDenied: true,
+  ipv6Subnet: true,
   headers: true,
   statusCode: true,
   message: true,
@@ -118,7 +193,7 @@ const HTTP_OPTION_NAMES = {
   name: true,
   prefix: true,
   denyCache: true,
-} as const satisfies Record<keyof HttpLimitOptions<unknown, unknown>, true>
+} as const satisfies Record<keyof HttpLimitOptions<unknown, unknown, unknown>, true>
 
 /** The names parseHttpOptions knows. */
 export const HTTP_OPTIONS: readonly string[] = Object.keys(HTTP_OPTION_NAMES)
@@ -187,11 +262,11 @@ function assertLimiter(value: unknown): Limiter {
  * @param extra - option names the adapter reads itself (such as Fastify's `global`); accepted and
  *   otherwise ignored here.
  */
-export function parseHttpOptions<Req, Handler>(
-  options: HttpLimitOptions<Req, Handler>,
+export function parseHttpOptions<Req, Handler, Res = unknown>(
+  options: HttpLimitOptions<Req, Handler, Res>,
   where: string,
   extra: readonly string[] = [],
-): HttpConfig<Req, Handler> {
+): HttpConfig<Req, Handler, Res> {
   const o = requireObject(where, options)
   rejectUnknownOptions(where, o, extra.length === 0 ? HTTP_OPTIONS : [...HTTP_OPTIONS, ...extra])
 
@@ -218,41 +293,155 @@ export function parseHttpOptions<Req, Handler>(
     }
     limiter = createLimiter(limiterOptions as unknown as Parameters<typeof createLimiter>[0])
   }
+  const algorithm = limiter.algorithm
 
-  const headers = parseHeadersOptions(o.headers)
-  let limitOptions: LimitOptions | undefined
+  const mode = o.mode ?? 'enforce'
+  if (mode !== 'enforce' && mode !== 'shadow') {
+    throw new TollgateTypeError(`mode must be 'enforce' or 'shadow', got ${describeValue(mode)}`)
+  }
+  const shadow = mode === 'shadow'
+  // Shadow mode sets no rate-limit headers: its policy writes none.
+  const headers = shadow ? parseHeadersOptions(false) : parseHeadersOptions(o.headers)
+  if (shadow) parseHeadersOptions(o.headers)
+
   let costOf: ((req: Req) => number) | undefined
-  if (typeof o.cost === 'function') {
-    costOf = o.cost as (req: Req) => number
-  } else if (o.cost !== undefined) {
-    const cost = validateCost(limiter.algorithm, o.cost)
-    if (cost !== 1) limitOptions = Object.freeze({ cost })
+  let cost = 1
+  if (typeof o.cost === 'function') costOf = o.cost as (req: Req) => number
+  else if (o.cost !== undefined) cost = validateCost(algorithm, o.cost)
+
+  let limitOf: ((req: Req) => number | Promise<number>) | undefined
+  let limit: number | undefined
+  if (o.limit !== undefined) {
+    if (algorithm.kind === 'compound') {
+      throw new TollgateTypeError(
+        `limit cannot be combined with a compound algorithm (each member keeps its own limit), got ${describeValue(o.limit)}`,
+      )
+    }
+    if (typeof o.limit === 'function') limitOf = o.limit as (req: Req) => number
+    else limit = requestLimit(o.limit, cost)
+  }
+
+  const blockDurationMs = parseBlockDuration(o.blockDurationMs)
+  const skipFailedRequests = booleanOption('skipFailedRequests', o.skipFailedRequests)
+  const skipSuccessfulRequests = booleanOption('skipSuccessfulRequests', o.skipSuccessfulRequests)
+  const requestWasSuccessful = optionalFunction<(req: Req, res: Res) => boolean | Promise<boolean>>(
+    'requestWasSuccessful',
+    o.requestWasSuccessful,
+  )
+
+  let limitOptions: LimitOptions | undefined
+  if (cost !== 1 || limit !== undefined || blockDurationMs !== undefined || shadow) {
+    const fixed: { -readonly [K in keyof LimitOptions]: LimitOptions[K] } = {}
+    if (cost !== 1) fixed.cost = cost
+    if (limit !== undefined) fixed.limit = limit
+    if (blockDurationMs !== undefined) fixed.blockDurationMs = blockDurationMs
+    if (shadow) fixed.mode = 'shadow'
+    limitOptions = Object.freeze(fixed)
   }
 
   return Object.freeze({
     limiter,
-    policy: createHeaderPolicy(limiter.algorithm, { name: limiter.name, headers }),
+    policy: createHeaderPolicy(algorithm, { name: limiter.name, headers }),
     headers,
     key: optionalFunction<(req: Req) => string | Promise<string>>('key', o.key),
     skip: optionalFunction<(req: Req) => boolean | Promise<boolean>>('skip', o.skip),
     costOf,
+    limitOf,
+    cost,
     limitOptions,
     statusCode: parseStatusCode(o.statusCode),
     handler: optionalFunction<Handler>('handler', o.handler),
     closed: limiter.failure.mode === 'closed',
     message: parseMessage<Req>(o.message, where),
+    shadow,
+    onDenied: optionalFunction<(req: Req, decision: Decision) => void>('onDenied', o.onDenied),
+    ipv6Subnet: parseIpv6Subnet(o.ipv6Subnet),
+    blockDurationMs,
+    skipFailedRequests,
+    skipSuccessfulRequests,
+    requestWasSuccessful,
+    settles: skipFailedRequests || skipSuccessfulRequests || algorithm.kind === 'concurrency',
     proxyChecks: { trust: false, forwarded: false },
   })
 }
 
-/** `limiter.limit()` options for a request: the fixed cost, or the `cost` function's answer. */
+/** 2^31 - 1: the longest duration a Node timer (and so a block) is given in. */
+const MAX_DURATION_MS = 2_147_483_647
+
+function parseBlockDuration(value: unknown): number | undefined {
+  if (value === undefined) return undefined
+  if (typeof value !== 'number') {
+    throw new TollgateTypeError(
+      `blockDurationMs must be an integer from 1 to ${MAX_DURATION_MS}, got ${describeValue(value)}`,
+    )
+  }
+  if (!Number.isSafeInteger(value) || value < 1 || value > MAX_DURATION_MS) {
+    throw new TollgateRangeError(
+      `blockDurationMs must be an integer from 1 to ${MAX_DURATION_MS}, got ${describeValue(value)}`,
+    )
+  }
+  return value
+}
+
+function booleanOption(name: string, value: unknown): boolean {
+  if (value === undefined) return false
+  if (typeof value !== 'boolean') {
+    throw new TollgateTypeError(`${name} must be a boolean, got ${describeValue(value)}`)
+  }
+  return value
+}
+
+/** A `cost` function's answer: a positive integer (the limiter checks it against the limit). */
+function requestCost(value: unknown): number {
+  if (typeof value !== 'number') {
+    throw new TollgateTypeError(
+      `cost function must return a positive integer, got ${describeValue(value)}`,
+    )
+  }
+  if (!Number.isSafeInteger(value) || value <= 0) {
+    throw new TollgateRangeError(
+      `cost function must return a positive integer, got ${describeValue(value)}`,
+    )
+  }
+  return value
+}
+
+/**
+ * A per-request limit: a positive safe integer, at least the request's cost (a smaller one could
+ * never admit it). Used at construction and for each answer of a `limit` function.
+ */
+export function requestLimit(value: unknown, cost: number): number {
+  if (typeof value !== 'number') {
+    throw new TollgateTypeError(`limit must be a positive integer, got ${describeValue(value)}`)
+  }
+  if (!Number.isSafeInteger(value) || value <= 0) {
+    throw new TollgateRangeError(`limit must be a positive integer, got ${describeValue(value)}`)
+  }
+  if (cost > value) {
+    throw new TollgateRangeError(`limit must be at least the cost ${cost}, got ${value}`)
+  }
+  return value
+}
+
+/**
+ * `limiter.limit()` options for a request whose cost or limit depends on it, given the limit the
+ * `limit` function answered (if any). Checked here, not defaulted: a cost function answering
+ * undefined is a bug, not cost 1.
+ */
 export function limitOptionsFor<Req>(
-  config: HttpConfig<Req, unknown>,
+  config: HttpConfig<Req, unknown, never>,
   req: Req,
+  limit?: number,
 ): LimitOptions | undefined {
-  if (config.costOf === undefined) return config.limitOptions
-  // Checked here, not defaulted: a cost function answering undefined is a bug, not cost 1.
-  return { cost: validateCost(config.limiter.algorithm, config.costOf(req)) }
+  if (config.costOf === undefined && limit === undefined) return config.limitOptions
+  const cost = config.costOf === undefined ? config.cost : requestCost(config.costOf(req))
+  const options: { -readonly [K in keyof LimitOptions]: LimitOptions[K] } = { cost }
+  const fixed = config.limitOptions
+  if (limit !== undefined) options.limit = requestLimit(limit, cost)
+  else if (fixed?.limit !== undefined) options.limit = fixed.limit
+  if (fixed?.blockDurationMs !== undefined) options.blockDurationMs = fixed.blockDurationMs
+  if (fixed?.mode !== undefined) options.mode = fixed.mode
+  return options
 }
 
 /**
@@ -291,6 +480,16 @@ export function validateHttpOptions(
   optionalFunction('key', o.key)
   optionalFunction('skip', o.skip)
   optionalFunction('handler', o.handler)
+  optionalFunction('onDenied', o.onDenied)
+  optionalFunction('requestWasSuccessful', o.requestWasSuccessful)
+  booleanOption('skipFailedRequests', o.skipFailedRequests)
+  booleanOption('skipSuccessfulRequests', o.skipSuccessfulRequests)
+  parseBlockDuration(o.blockDurationMs)
+  parseIpv6Subnet(o.ipv6Subnet)
+  if (o.mode !== undefined && o.mode !== 'enforce' && o.mode !== 'shadow') {
+    throw new TollgateTypeError(`mode must be 'enforce' or 'shadow', got ${describeValue(o.mode)}`)
+  }
+  if (o.limit !== undefined && typeof o.limit !== 'function') requestLimit(o.limit, 1)
   if (typeof o.cost !== 'function' && o.cost !== undefined) {
     if (o.algorithm !== undefined) validateCost(o.algorithm as Algorithm, o.cost)
     else if (typeof o.cost !== 'number' || !Number.isSafeInteger(o.cost) || o.cost <= 0) {

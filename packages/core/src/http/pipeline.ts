@@ -2,7 +2,7 @@ import type { Decision } from '../decision.js'
 import { type HeaderEntry, type HeaderPolicy, rateLimitHeaders } from '../headers.js'
 import { ipKey } from '../keys.js'
 import { LIMIT_NOW } from '../limiter.js'
-import { checkTrustProxy } from '../warnings.js'
+import { checkTrustProxy, warn } from '../warnings.js'
 import { type DenialResponse, denialResponse, denialStatus } from './denial.js'
 import { type HttpConfig, limitOptionsFor } from './options.js'
 
@@ -34,6 +34,21 @@ export interface PassOutcome {
   readonly entries: HeaderEntry[]
   /** Headers to set, `[name, value, name, value, ...]` (all of `entries` combined). */
   readonly headers: readonly string[]
+  /**
+   * Work after the response (a refund rule, a concurrency lease): hand it to {@link settle} when
+   * the response finishes or the connection closes. `undefined` when there is none.
+   */
+  readonly ticket: Ticket | undefined
+}
+
+/** What an admitted request leaves to do after its response. */
+export interface Ticket {
+  readonly key: string
+  readonly cost: number
+  /** The concurrency lease to release. */
+  readonly lease: string | undefined
+  /** Set once settled: a ticket is settled at most once. */
+  done: boolean
 }
 
 /** The request is denied. */
@@ -66,13 +81,13 @@ const SKIP: SkipOutcome = Object.freeze({ kind: 'skip' })
  * @param counted - the entries kept on the request by earlier limiters, or `undefined`.
  */
 export function handleRequest<Req>(
-  config: HttpConfig<Req, unknown>,
+  config: HttpConfig<Req, unknown, never>,
   req: Req,
   facts: RequestFacts,
   counted: HeaderEntry[] | undefined,
 ): Outcome | Promise<Outcome> {
   if (counted !== undefined && countedBy(counted, config.policy)) return SKIP
-  checkProxy(config as HttpConfig<unknown, unknown>, facts)
+  checkProxy(config as HttpConfig<unknown, unknown, never>, facts)
   const skip = config.skip
   if (skip !== undefined) {
     const answer = skip(req)
@@ -85,12 +100,12 @@ export function handleRequest<Req>(
 }
 
 function keyStep<Req>(
-  config: HttpConfig<Req, unknown>,
+  config: HttpConfig<Req, unknown, never>,
   req: Req,
   facts: RequestFacts,
   counted: HeaderEntry[] | undefined,
 ): Outcome | Promise<Outcome> {
-  const key = config.key === undefined ? ipKey(facts.ip) : config.key(req)
+  const key = config.key === undefined ? ipKey(facts.ip, config.ipv6Subnet) : config.key(req)
   if (typeof key !== 'string' && isThenable(key)) {
     return key.then((k) => limitStep(config, req, facts, counted, k))
   }
@@ -98,27 +113,50 @@ function keyStep<Req>(
 }
 
 function limitStep<Req>(
-  config: HttpConfig<Req, unknown>,
+  config: HttpConfig<Req, unknown, never>,
   req: Req,
   facts: RequestFacts,
   counted: HeaderEntry[] | undefined,
   key: string,
 ): Outcome | Promise<Outcome> {
-  const decision = config.limiter[LIMIT_NOW](key, limitOptionsFor(config, req))
-  if (decision instanceof Promise) {
-    return decision.then((d) => outcomeOf(config, req, facts, counted, key, d))
+  const limitOf = config.limitOf
+  if (limitOf !== undefined) {
+    const limit = limitOf(req)
+    if (isThenable(limit)) {
+      return limit.then((l) => decideStep(config, req, facts, counted, key, l))
+    }
+    return decideStep(config, req, facts, counted, key, limit)
   }
-  return outcomeOf(config, req, facts, counted, key, decision)
+  return decideStep(config, req, facts, counted, key, undefined)
+}
+
+function decideStep<Req>(
+  config: HttpConfig<Req, unknown, never>,
+  req: Req,
+  facts: RequestFacts,
+  counted: HeaderEntry[] | undefined,
+  key: string,
+  limit: number | undefined,
+): Outcome | Promise<Outcome> {
+  const options = limitOptionsFor(config, req, limit)
+  const decision = config.limiter[LIMIT_NOW](key, options)
+  const cost = options?.cost ?? 1
+  if (decision instanceof Promise) {
+    return decision.then((d) => outcomeOf(config, req, facts, counted, key, cost, d))
+  }
+  return outcomeOf(config, req, facts, counted, key, cost, decision)
 }
 
 function outcomeOf<Req>(
-  config: HttpConfig<Req, unknown>,
+  config: HttpConfig<Req, unknown, never>,
   req: Req,
   facts: RequestFacts,
   counted: HeaderEntry[] | undefined,
   key: string,
+  cost: number,
   decision: Decision,
 ): Outcome | Promise<Outcome> {
+  if (!decision.allowed && config.onDenied !== undefined) callOnDenied(config, req, decision)
   const entry: HeaderEntry = { decision, policy: config.policy, key }
   let entries: HeaderEntry[]
   if (counted === undefined) entries = [entry]
@@ -126,8 +164,28 @@ function outcomeOf<Req>(
     entries = counted
     entries.push(entry)
   }
+  if (config.shadow) {
+    // Counted and reported, never denied; its entry (with a header-less policy) still guards
+    // against a second count and leaves the other limiters' headers to them.
+    const headers = entries.length === 1 ? NO_HEADERS : rateLimitHeaders(entries.slice(0, -1))
+    return {
+      kind: 'pass',
+      decision,
+      entries,
+      headers,
+      ticket: ticketOf(config, key, cost, decision),
+    }
+  }
   const headers = rateLimitHeaders(entries)
-  if (decision.allowed) return { kind: 'pass', decision, entries, headers }
+  if (decision.allowed) {
+    return {
+      kind: 'pass',
+      decision,
+      entries,
+      headers,
+      ticket: ticketOf(config, key, cost, decision),
+    }
+  }
   if (config.handler !== undefined) {
     const status = denialStatus(config, decision)
     return { kind: 'deny', decision, entries, headers, status, response: undefined }
@@ -146,13 +204,105 @@ function outcomeOf<Req>(
   return { kind: 'deny', decision, entries, headers, status: response.status, response }
 }
 
+const NO_HEADERS: readonly string[] = Object.freeze([])
+
+/** A ticket when the admitted request needs work after its response. */
+function ticketOf<Req>(
+  config: HttpConfig<Req, unknown, never>,
+  key: string,
+  cost: number,
+  decision: Decision,
+): Ticket | undefined {
+  // A denial consumed nothing, and a degraded admission consumed nothing in the store.
+  if (!config.settles || !decision.allowed || decision.degraded === true) return undefined
+  return { key, cost, lease: decision.lease, done: false }
+}
+
+function callOnDenied<Req>(
+  config: HttpConfig<Req, unknown, never>,
+  req: Req,
+  decision: Decision,
+): void {
+  try {
+    config.onDenied!(req, decision)
+  } catch (error) {
+    // Reported, never breaking the request: the denial is still sent.
+    warn(
+      WARN_ON_DENIED_THREW,
+      `onDenied threw (the request was still denied): ${error instanceof Error ? error.message : String(error)}`,
+    )
+  }
+}
+
+/** Warning code: an `onDenied` callback threw. */
+export const WARN_ON_DENIED_THREW = 'WARN_TOLLGATE_ON_DENIED_THREW'
+
+/**
+ * The work after a response, for an outcome's ticket: releases a concurrency lease, and refunds
+ * the request's cost when `skipFailedRequests` / `skipSuccessfulRequests` say so. Runs at most once
+ * per ticket; never throws or rejects (a store failure goes to `onStoreError`).
+ *
+ * @param status - the response status (used when `requestWasSuccessful` is not given).
+ * @param finished - false when the connection closed before the response finished: the request
+ *   then counts as failed.
+ */
+export function settle<Req, Res>(
+  config: HttpConfig<Req, unknown, Res>,
+  ticket: Ticket,
+  req: Req,
+  res: Res,
+  status: number,
+  finished: boolean,
+): void {
+  if (ticket.done) return
+  ticket.done = true
+  const limiter = config.limiter
+  if (ticket.lease !== undefined) void limiter.release(ticket.key, ticket.lease)
+  if (!config.skipFailedRequests && !config.skipSuccessfulRequests) return
+  const refund = (success: boolean) => {
+    if (success ? config.skipSuccessfulRequests : config.skipFailedRequests) {
+      void limiter.refund(ticket.key, { cost: ticket.cost })
+    }
+  }
+  if (!finished) return refund(false)
+  const judge = config.requestWasSuccessful
+  if (judge === undefined) return refund(status < 400)
+  let answer: boolean | Promise<boolean>
+  try {
+    answer = judge(req, res)
+  } catch (error) {
+    warn(
+      WARN_SUCCESS_CHECK_THREW,
+      `requestWasSuccessful threw; the request counts as failed: ${String(error)}`,
+    )
+    return refund(false)
+  }
+  if (isThenable(answer)) {
+    answer.then(
+      (a) => refund(a === true),
+      (error: unknown) => {
+        warn(
+          WARN_SUCCESS_CHECK_THREW,
+          `requestWasSuccessful rejected; the request counts as failed: ${String(error)}`,
+        )
+        refund(false)
+      },
+    )
+  } else {
+    refund(answer === true)
+  }
+}
+
+/** Warning code: a `requestWasSuccessful` callback threw or rejected. */
+export const WARN_SUCCESS_CHECK_THREW = 'WARN_TOLLGATE_SUCCESS_CHECK_THREW'
+
 /** Whether this limiter (its policy object) already counted the request: mounted twice. */
 function countedBy(entries: readonly HeaderEntry[], policy: HeaderPolicy): boolean {
   for (let i = 0; i < entries.length; i++) if (entries[i]!.policy === policy) return true
   return false
 }
 
-function checkProxy(config: HttpConfig<unknown, unknown>, facts: RequestFacts): void {
+function checkProxy(config: HttpConfig<unknown, unknown, never>, facts: RequestFacts): void {
   const state = config.proxyChecks
   if (!state.trust) {
     state.trust = true
