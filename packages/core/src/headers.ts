@@ -70,6 +70,8 @@ export interface HeaderEntry {
   readonly key: string
   /** Cache of the partition key, filled by the formatter. */
   pk?: string
+  /** Who wrote the entry (the HTTP pipeline's config), so one limiter never counts twice. */
+  readonly owner?: object
 }
 
 /** The defaults of the `headers` option. */

@@ -1,5 +1,11 @@
+import { withLimit } from '../algorithms/index.js'
 import type { Decision } from '../decision.js'
-import { type HeaderEntry, type HeaderPolicy, rateLimitHeaders } from '../headers.js'
+import {
+  createHeaderPolicy,
+  type HeaderEntry,
+  type HeaderPolicy,
+  rateLimitHeaders,
+} from '../headers.js'
 import { ipKey } from '../keys.js'
 import { LIMIT_NOW } from '../limiter.js'
 import { checkTrustProxy, warn } from '../warnings.js'
@@ -86,7 +92,7 @@ export function handleRequest<Req>(
   facts: RequestFacts,
   counted: HeaderEntry[] | undefined,
 ): Outcome | Promise<Outcome> {
-  if (counted !== undefined && countedBy(counted, config.policy)) return SKIP
+  if (counted !== undefined && countedBy(counted, config)) return SKIP
   checkProxy(config as HttpConfig<unknown, unknown, never>, facts)
   const skip = config.skip
   if (skip !== undefined) {
@@ -157,7 +163,12 @@ function outcomeOf<Req>(
   decision: Decision,
 ): Outcome | Promise<Outcome> {
   if (!decision.allowed && config.onDenied !== undefined) callOnDenied(config, req, decision)
-  const entry: HeaderEntry = { decision, policy: config.policy, key }
+  const entry: HeaderEntry = {
+    decision,
+    policy: policyFor(config as HttpConfig<unknown, unknown, never>, decision),
+    key,
+    owner: config,
+  }
   let entries: HeaderEntry[]
   if (counted === undefined) entries = [entry]
   else {
@@ -296,10 +307,45 @@ export function settle<Req, Res>(
 /** Warning code: a `requestWasSuccessful` callback threw or rejected. */
 export const WARN_SUCCESS_CHECK_THREW = 'WARN_TOLLGATE_SUCCESS_CHECK_THREW'
 
-/** Whether this limiter (its policy object) already counted the request: mounted twice. */
-function countedBy(entries: readonly HeaderEntry[], policy: HeaderPolicy): boolean {
-  for (let i = 0; i < entries.length; i++) if (entries[i]!.policy === policy) return true
+/** Whether this limiter already counted the request: mounted twice. */
+function countedBy(entries: readonly HeaderEntry[], owner: object): boolean {
+  for (let i = 0; i < entries.length; i++) if (entries[i]!.owner === owner) return true
   return false
+}
+
+/** Header policies of per-request limits, per config, built once per distinct limit. */
+const tierPolicies = new WeakMap<object, Map<number, HeaderPolicy>>()
+const TIER_POLICIES_MAX = 64
+
+/**
+ * The header policy of a decision: the config's own, or, under a per-request limit, one whose
+ * `q` and default name show the limit that applied (docs/headers.md).
+ */
+function policyFor(config: HttpConfig<unknown, unknown, never>, decision: Decision): HeaderPolicy {
+  const policy = config.policy
+  if (
+    decision.limit === policy.limit ||
+    decision.degraded === true ||
+    (config.limitOf === undefined && config.limitOptions?.limit === undefined)
+  ) {
+    return policy
+  }
+  let tiers = tierPolicies.get(config)
+  if (tiers === undefined) {
+    tiers = new Map()
+    tierPolicies.set(config, tiers)
+  }
+  let tier = tiers.get(decision.limit)
+  if (tier === undefined) {
+    tier = createHeaderPolicy(withLimit(config.limiter.algorithm, decision.limit), {
+      name: config.limiter.name,
+      headers: config.headers,
+    })
+    // Limits come from the application's own plan table; bound it all the same.
+    if (tiers.size >= TIER_POLICIES_MAX) tiers.clear()
+    tiers.set(decision.limit, tier)
+  }
+  return tier
 }
 
 function checkProxy(config: HttpConfig<unknown, unknown, never>, facts: RequestFacts): void {
