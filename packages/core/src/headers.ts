@@ -56,7 +56,7 @@ export interface HeaderPolicy {
   readonly policyText: string
   /** Start of a `RateLimit` member up to the remaining count, e.g. `"100-in-60s"; r=`. */
   readonly memberPrefix: string
-  /** Separator before the reset seconds in a member: `; t=` or `;t=`. */
+  /** Separator before the reset seconds in a member: `; t=` or `;t=`; `''`: no `t` (concurrency). */
   readonly resetSeparator: string
   /** Separator before the partition key: `; pk=:` or `;pk=:`. */
   readonly pkSeparator: string
@@ -165,22 +165,28 @@ export function createHeaderPolicy(
   const name = options.name ?? defaultPolicyName(algorithm)
   const quoted = sfString(name)
   const standard = headers.standard
+  // A concurrency policy counts requests in flight: `qu="concurrent-requests"`, no `w`, no `t`.
+  const concurrent = algorithm.kind === 'concurrency'
   let policyText: string
   let memberPrefix = ''
   let resetSeparator = ''
   let pkSeparator = ''
   if (standard === 'draft-8') {
-    policyText = `${quoted}; q=${limit}; w=${w}`
+    policyText = concurrent
+      ? `${quoted}; q=${limit}; qu="concurrent-requests"`
+      : `${quoted}; q=${limit}; w=${w}`
     memberPrefix = `${quoted}; r=`
-    resetSeparator = '; t='
+    resetSeparator = concurrent ? '' : '; t='
     pkSeparator = '; pk=:'
   } else if (standard === 'draft-11') {
-    policyText = `${quoted};q=${limit};w=${w}`
+    policyText = concurrent
+      ? `${quoted};q=${limit};qu="concurrent-requests"`
+      : `${quoted};q=${limit};w=${w}`
     memberPrefix = `${quoted};r=`
-    resetSeparator = ';t='
+    resetSeparator = concurrent ? '' : ';t='
     pkSeparator = ';pk=:'
   } else {
-    policyText = `${limit};w=${w}`
+    policyText = concurrent ? `${limit}` : `${limit};w=${w}`
   }
   return Object.freeze({
     standard,
@@ -195,6 +201,19 @@ export function createHeaderPolicy(
     resetSeparator,
     pkSeparator,
   })
+}
+
+/**
+ * The header policies of an algorithm: one, or for a compound one per member (in member order),
+ * each under its member's default name, as stacked limiters would write them.
+ */
+export function createHeaderPolicies(
+  algorithm: Algorithm,
+  options: { name?: string | undefined; headers?: HeadersConfig } = {},
+): readonly HeaderPolicy[] {
+  if (algorithm.kind !== 'compound') return [createHeaderPolicy(algorithm, options)]
+  const headers = options.headers ?? DEFAULT_HEADERS
+  return algorithm.members.map((member) => createHeaderPolicy(member, { headers }))
 }
 
 /** Partition keys of recent keys, cleared when full (a bound, not an LRU: cheap and enough). */
@@ -269,7 +288,10 @@ function policyMember(entry: HeaderEntry): string {
 function rateLimitMember(entry: HeaderEntry): string {
   const p = entry.policy
   const d = entry.decision
-  const member = `${p.memberPrefix}${d.remaining}${p.resetSeparator}${Math.ceil(d.resetMs / 1000)}`
+  const member =
+    p.resetSeparator === ''
+      ? `${p.memberPrefix}${d.remaining}`
+      : `${p.memberPrefix}${d.remaining}${p.resetSeparator}${Math.ceil(d.resetMs / 1000)}`
   // draft-8 (as express-rate-limit writes it) puts pk in RateLimit-Policy only; draft-11 in both.
   return p.partitionKey && p.standard === 'draft-11'
     ? `${member}${p.pkSeparator}${pkOf(entry)}:`
@@ -298,8 +320,14 @@ function writeLegacy(out: string[], entry: HeaderEntry, now: number): void {
  * draft-6/7 with draft-8/11, the list fields are written last and win the shared field names.
  *
  * @param now - epoch milliseconds used for `X-RateLimit-Reset`; defaults to `Date.now()`.
+ * @param final - the decision that answers the request, when it is not the last entry's (a
+ *   compound limit writes one entry per member): its denial gives `Retry-After`.
  */
-export function rateLimitHeaders(entries: readonly HeaderEntry[], now?: number): string[] {
+export function rateLimitHeaders(
+  entries: readonly HeaderEntry[],
+  now?: number,
+  final?: Decision,
+): string[] {
   const out: string[] = []
   const n = entries.length
   if (n === 1) {
@@ -342,9 +370,9 @@ export function rateLimitHeaders(entries: readonly HeaderEntry[], now?: number):
     if (policyList !== '') out.push('RateLimit-Policy', policyList, 'RateLimit', memberList)
     if (legacy !== undefined) writeLegacy(out, legacy, now ?? Date.now())
   }
-  if (n > 0) {
-    const last = entries[n - 1]!.decision
-    if (!last.allowed) out.push('Retry-After', String(retryAfterSeconds(last)))
+  const last = final ?? (n > 0 ? entries[n - 1]!.decision : undefined)
+  if (last !== undefined && !last.allowed) {
+    out.push('Retry-After', String(retryAfterSeconds(last)))
   }
   return out
 }

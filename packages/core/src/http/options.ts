@@ -3,6 +3,7 @@ import type { Decision } from '../decision.js'
 import { describeValue, TollgateRangeError, TollgateTypeError } from '../errors.js'
 import type { FailureOptions } from '../fail-policy.js'
 import {
+  createHeaderPolicies,
   createHeaderPolicy,
   type HeaderPolicy,
   type HeadersConfig,
@@ -126,6 +127,8 @@ export interface HttpLimitOptions<Req, Handler, Res = unknown> {
 export interface HttpConfig<Req, Handler, Res = unknown> {
   readonly limiter: Limiter
   readonly policy: HeaderPolicy
+  /** A compound limiter's member policies, in member order (one header member each). */
+  readonly memberPolicies: readonly HeaderPolicy[] | undefined
   readonly headers: HeadersConfig
   /** `undefined`: the adapter uses the client IP through ipKey(). */
   readonly key: ((req: Req) => string | Promise<string>) | undefined
@@ -342,6 +345,10 @@ export function parseHttpOptions<Req, Handler, Res = unknown>(
   return Object.freeze({
     limiter,
     policy: createHeaderPolicy(algorithm, { name: limiter.name, headers }),
+    memberPolicies:
+      algorithm.kind === 'compound'
+        ? createHeaderPolicies(algorithm, { name: limiter.name, headers })
+        : undefined,
     headers,
     key: optionalFunction<(req: Req) => string | Promise<string>>('key', o.key),
     skip: optionalFunction<(req: Req) => boolean | Promise<boolean>>('skip', o.skip),

@@ -163,40 +163,28 @@ function outcomeOf<Req>(
   decision: Decision,
 ): Outcome | Promise<Outcome> {
   if (!decision.allowed && config.onDenied !== undefined) callOnDenied(config, req, decision)
-  const entry: HeaderEntry = {
-    decision,
-    policy: policyFor(config as HttpConfig<unknown, unknown, never>, decision),
-    key,
-    owner: config,
+  const entries: HeaderEntry[] = counted ?? []
+  const before = entries.length
+  const parts = decision.parts
+  const members = config.memberPolicies
+  if (members !== undefined && parts !== undefined && decision.degraded !== true) {
+    // A compound writes one member per part, as stacked limiters would (docs/headers.md).
+    for (let i = 0; i < parts.length; i++) {
+      entries.push({ decision: parts[i]!, policy: members[i]!, key, owner: config })
+    }
+  } else {
+    const policy = policyFor(config as HttpConfig<unknown, unknown, never>, decision)
+    entries.push({ decision, policy, key, owner: config })
   }
-  let entries: HeaderEntry[]
-  if (counted === undefined) entries = [entry]
-  else {
-    entries = counted
-    entries.push(entry)
-  }
+  const ticket = ticketOf(config, key, cost, decision)
   if (config.shadow) {
-    // Counted and reported, never denied; its entry (with a header-less policy) still guards
-    // against a second count and leaves the other limiters' headers to them.
-    const headers = entries.length === 1 ? NO_HEADERS : rateLimitHeaders(entries.slice(0, -1))
-    return {
-      kind: 'pass',
-      decision,
-      entries,
-      headers,
-      ticket: ticketOf(config, key, cost, decision),
-    }
+    // Counted and reported, never denied; its entries (with header-less policies) still guard
+    // against a second count and leave the other limiters' headers to them.
+    const headers = before === 0 ? NO_HEADERS : rateLimitHeaders(entries.slice(0, before))
+    return { kind: 'pass', decision, entries, headers, ticket }
   }
-  const headers = rateLimitHeaders(entries)
-  if (decision.allowed) {
-    return {
-      kind: 'pass',
-      decision,
-      entries,
-      headers,
-      ticket: ticketOf(config, key, cost, decision),
-    }
-  }
+  const headers = rateLimitHeaders(entries, undefined, decision)
+  if (decision.allowed) return { kind: 'pass', decision, entries, headers, ticket }
   if (config.handler !== undefined) {
     const status = denialStatus(config, decision)
     return { kind: 'deny', decision, entries, headers, status, response: undefined }
