@@ -217,7 +217,7 @@ export function createHeaderPolicies(
 }
 
 /** Partition keys of recent keys, cleared when full (a bound, not an LRU: cheap and enough). */
-const PK_CACHE_MAX = 10_000
+const PK_CACHE_MAX = 65_536
 const pkCache = new Map<string, string>()
 
 /**
