@@ -11,6 +11,16 @@ export type TollgateErrorCode =
   | 'ERR_TOLLGATE_UNKNOWN_OPTION'
   | 'ERR_TOLLGATE_STORE_TIMEOUT'
   | 'ERR_TOLLGATE_STORE_REPLY'
+  // @tollgate/session's codes: one vocabulary for every package (docs/errors.md).
+  | 'ERR_TOLLGATE_SESSION_TIMEOUT'
+  | 'ERR_TOLLGATE_SESSION_PARSE'
+  | 'ERR_TOLLGATE_SESSION_HOOK'
+  | 'ERR_TOLLGATE_SESSION_CONFLICT'
+  | 'ERR_TOLLGATE_SESSION_CLUSTER'
+  | 'ERR_TOLLGATE_SESSION_NO_USER_KEY'
+  | 'ERR_TOLLGATE_SESSION_VALUE'
+  | 'ERR_TOLLGATE_SESSION_CALLBACK'
+  | 'ERR_TOLLGATE_SESSION_CLIENT'
 
 /** A runtime error raised by tollgate itself, with a stable `code`. */
 export class TollgateError extends Error {

@@ -1,3 +1,5 @@
+import { describeValue, TollgateRangeError, TollgateTypeError } from '@tollgate/core'
+
 /**
  * Error codes raised by @tollgate/session (listed in the package README):
  * - `ERR_TOLLGATE_INVALID_OPTION`: an option has the wrong type (TypeError) or value (RangeError).
@@ -39,33 +41,20 @@ export class SessionStoreError extends Error {
   }
 }
 
-/** An option (or a method argument) of the wrong type, or an unknown option name. */
-export class SessionOptionTypeError extends TypeError {
-  readonly code: SessionErrorCode
+/**
+ * An option (or a method argument) of the wrong type, or an unknown option name: core's
+ * TollgateTypeError, so tollgate has one error vocabulary (`instanceof TollgateTypeError` and
+ * `code` work alike in every package).
+ */
+export class SessionOptionTypeError extends TollgateTypeError {
+  declare readonly code: SessionErrorCode
   constructor(message: string, code: SessionErrorCode = 'ERR_TOLLGATE_INVALID_OPTION') {
-    super(`tollgate: ${message}`)
-    this.name = 'TypeError'
-    this.code = code
+    super(message, code)
   }
 }
 
-/** An option of the right type but outside its range. */
-export class SessionOptionRangeError extends RangeError {
-  readonly code: SessionErrorCode = 'ERR_TOLLGATE_INVALID_OPTION'
-  constructor(message: string) {
-    super(`tollgate: ${message}`)
-    this.name = 'RangeError'
-  }
-}
+/** An option of the right type but outside its range: core's TollgateRangeError. */
+export class SessionOptionRangeError extends TollgateRangeError {}
 
-/** Formats a received value for an error message: strings quoted, everything else by kind. */
-export function describeValue(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value)
-  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint')
-    return String(value)
-  if (value === null) return 'null'
-  if (value === undefined) return 'undefined'
-  if (typeof value === 'function') return 'a function'
-  if (Array.isArray(value)) return 'an array'
-  return 'an object'
-}
+/** Formats a received value for an error message (core's, so every message reads alike). */
+export { describeValue }
