@@ -224,15 +224,18 @@ async function tollgatePlugin(fastify: FastifyInstance, options: TollgateOptions
 
   // For routes the plugin does not see (the not-found handler): a preHandler-shaped hook.
   let calls = 0
-  fastify.decorate('rateLimit', function rateLimit(routeLimit?: TollgateRouteOptions) {
-    if (routeLimit === undefined) {
-      if (globalConfig !== undefined) return createHook(globalConfig, 'preHandler')
-      return createHook(parseHttpOptions(inherited, 'app.rateLimit()'), 'preHandler')
-    }
-    const name = `app.rateLimit(#${++calls})`
-    const own = routeOptions<FastifyRequest, TollgateHandler>(inherited, routeLimit, name)
-    return createHook(parseHttpOptions(own, name), 'preHandler')
-  } as unknown as FastifyInstance['rateLimit'])
+  // The first registration in a scope provides app.rateLimit(); a second one (stacked limiters)
+  // leaves it as it is.
+  if (!fastify.hasDecorator('rateLimit'))
+    fastify.decorate('rateLimit', function rateLimit(routeLimit?: TollgateRouteOptions) {
+      if (routeLimit === undefined) {
+        if (globalConfig !== undefined) return createHook(globalConfig, 'preHandler')
+        return createHook(parseHttpOptions(inherited, 'app.rateLimit()'), 'preHandler')
+      }
+      const name = `app.rateLimit(#${++calls})`
+      const own = routeOptions<FastifyRequest, TollgateHandler>(inherited, routeLimit, name)
+      return createHook(parseHttpOptions(own, name), 'preHandler')
+    } as unknown as FastifyInstance['rateLimit'])
 
   if (!fastify.hasRequestDecorator('rateLimit')) fastify.decorateRequest('rateLimit', null)
   // Decorated (not added per request) so every request object keeps one shape.

@@ -140,14 +140,19 @@ describe('hook', () => {
     )
     const ok = await app.inject({ method: 'POST', url: '/echo', payload: { a: 1 } })
     expect(ok.json()).toEqual({ a: 1 })
-    expect((await app.inject({ method: 'POST', url: '/echo', payload: { a: 1 } })).statusCode).toBe(429)
+    expect((await app.inject({ method: 'POST', url: '/echo', payload: { a: 1 } })).statusCode).toBe(
+      429,
+    )
   })
 
   it('rejects an unknown hook at registration', async () => {
     const app = Fastify()
     await expect(
       app
-        .register(tollgate, { algorithm: fixedWindow({ limit: 1, windowMs: 1000 }), hook: 'onSend' as never })
+        .register(tollgate, {
+          algorithm: fixedWindow({ limit: 1, windowMs: 1000 }),
+          hook: 'onSend' as never,
+        })
         .ready(),
     ).rejects.toThrow(/hook/)
     await app.close()

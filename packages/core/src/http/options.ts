@@ -1,4 +1,9 @@
-import { type Algorithm, assertAlgorithm, validateCost } from '../algorithms/index.js'
+import {
+  type Algorithm,
+  assertAlgorithm,
+  parseAlgorithm,
+  validateCost,
+} from '../algorithms/index.js'
 import type { Decision } from '../decision.js'
 import { describeValue, TollgateRangeError, TollgateTypeError } from '../errors.js'
 import type { FailureOptions } from '../fail-policy.js'
@@ -464,7 +469,7 @@ export function validateHttpOptions(
 ): void {
   const o = requireObject(where, options)
   rejectUnknownOptions(where, o, [...HTTP_OPTIONS, ...extra])
-  if (o.algorithm !== undefined) assertAlgorithm(o.algorithm)
+  const algorithm = o.algorithm === undefined ? undefined : parseAlgorithm(o.algorithm)
   if (o.limiter !== undefined) assertLimiter(o.limiter)
   // The limiter options are checked by the code that will check them on a route: createLimiter.
   if (o.algorithm !== undefined && o.limiter === undefined) {
@@ -498,7 +503,7 @@ export function validateHttpOptions(
   }
   if (o.limit !== undefined && typeof o.limit !== 'function') requestLimit(o.limit, 1)
   if (typeof o.cost !== 'function' && o.cost !== undefined) {
-    if (o.algorithm !== undefined) validateCost(o.algorithm as Algorithm, o.cost)
+    if (algorithm !== undefined) validateCost(algorithm, o.cost)
     else if (typeof o.cost !== 'number' || !Number.isSafeInteger(o.cost) || o.cost <= 0) {
       validateCost(STAND_IN, o.cost)
     }
@@ -548,7 +553,7 @@ export function routeOptions<Req, Handler>(
     )
   }
   if (!ownLimiter && merged.prefix === undefined && merged.store !== undefined) {
-    const algorithm = assertAlgorithm(merged.algorithm)
+    const algorithm = parseAlgorithm(merged.algorithm)
     merged.prefix = `${typeof own.name === 'string' ? own.name : algorithmSignature(algorithm)}:${routeName}:`
   }
   return merged as HttpLimitOptions<Req, Handler>

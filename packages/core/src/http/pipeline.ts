@@ -263,9 +263,11 @@ export function settle<Req, Res>(
       void limiter.refund(ticket.key, { cost: ticket.cost })
     }
   }
-  if (!finished) return refund(false)
   const judge = config.requestWasSuccessful
-  if (judge === undefined) return refund(status < 400)
+  if (!finished || judge === undefined) {
+    refund(finished && status < 400)
+    return
+  }
   let answer: boolean | Promise<boolean>
   try {
     answer = judge(req, res)
@@ -274,7 +276,8 @@ export function settle<Req, Res>(
       WARN_SUCCESS_CHECK_THREW,
       `requestWasSuccessful threw; the request counts as failed: ${String(error)}`,
     )
-    return refund(false)
+    refund(false)
+    return
   }
   if (isThenable(answer)) {
     answer.then(
