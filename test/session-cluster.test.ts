@@ -1,6 +1,8 @@
 import { RedisSessionStore, type SessionRedisClient } from '@tollgate/session'
+import { RedisStore as ConnectRedisStore } from 'connect-redis'
 import type { SessionData } from 'express-session'
 import { Cluster, Redis } from 'ioredis'
+import { createCluster } from 'redis'
 import request from 'supertest'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { cookieHeader, expressApp } from '../packages/session/test/support/apps.js'
@@ -105,6 +107,28 @@ describe.each(clientKinds)('with $name', (kind) => {
       expect(await cluster.zcard(directory)).toBe(1)
       expect(await cluster.pttl(directory)).toBeGreaterThan(await cluster.pttl(`${PREFIX}zoe-1`))
       expect(await store.destroyUser('zoe')).toBe(1)
+    })
+
+    it('shares sessions with connect-redis 9 on the same Cluster, both ways', async () => {
+      const theirClient = createCluster({
+        rootNodes: inject('clusterPorts').map((port) => ({ url: `redis://127.0.0.1:${port}` })),
+      })
+      await theirClient.connect()
+      try {
+        const theirs = new ConnectRedisStore({ client: theirClient, prefix: PREFIX })
+        const call = <T>(fn: (cb: (error: unknown, value?: T) => void) => void) =>
+          new Promise<T>((resolve, reject) => fn((e, v) => (e ? reject(e) : resolve(v as T))))
+        await store.set('ours', sessionOf('ivy', { n: 1 }))
+        expect(await call((cb) => theirs.get('ours', cb))).toMatchObject({ n: 1 })
+        await call<void>((cb) => theirs.set('theirs', sessionOf('jon', { n: 2 }), cb))
+        expect(await store.get('theirs')).toMatchObject({ n: 2 })
+        await store.destroy('theirs')
+        await call<void>((cb) => theirs.destroy('ours', cb))
+        expect(await store.get('ours')).toBeNull()
+        expect(await call((cb) => theirs.get('theirs', cb))).toBeNull()
+      } finally {
+        await theirClient.close()
+      }
     })
 
     it('serves the express login flow', async () => {
