@@ -1,18 +1,18 @@
-import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { defineConfig, type Plugin } from 'vitest/config'
+import { readLua } from './packages/redis/src/scripts/lua-include.js'
 
 const src = (pkg: string, file = 'index.ts') =>
   fileURLToPath(new URL(`./packages/${pkg}/src/${file}`, import.meta.url))
 
-// Lua scripts are inlined as strings by tsup's text loader at build time; this does the same
-// for tests, which run straight from src without a build.
+// Lua scripts are inlined as strings at build time (tsup, with their `--- @include` lines
+// resolved); this does the same for tests, which run straight from src without a build.
 const luaAsText: Plugin = {
   name: 'tollgate-lua-as-text',
   enforce: 'pre',
   load(id) {
     if (!id.endsWith('.lua')) return null
-    return `export default ${JSON.stringify(readFileSync(id, 'utf8'))}`
+    return `export default ${JSON.stringify(readLua(id))}`
   },
 }
 

@@ -102,8 +102,9 @@ describe('RedisStore on a Redis Cluster', () => {
     )
   })
 
-  it('works for a user key whose first character closes the tag (whole-key hashing)', async () => {
-    // '{}' is an empty tag, so Redis hashes the whole key: still one key per decision, no CROSSSLOT.
+  it('works for a user key whose first character closes the tag', async () => {
+    // '{}' would be an empty tag (Redis would hash whole keys, and the state and its block would
+    // land in different slots): stateKey writes such a key as '\\}...', a non-empty tag.
     const store = new RedisStore({ client: cluster, prefix: '', clock: () => 1_000 })
     const key = `}${randomUUID()}`
     const algorithm = slidingLog({ limit: 1, windowMs: 60_000 })

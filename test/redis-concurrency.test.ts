@@ -10,6 +10,7 @@ import { RedisStore } from '@tollgate/redis'
 import { Redis } from 'ioredis'
 import { build } from 'tsup'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
+import { luaIncludePlugin } from '../packages/redis/src/scripts/lua-include.js'
 import { concurrencyAlgorithms } from './fixtures/concurrency-algorithms.js'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
@@ -22,8 +23,9 @@ let childScript: string
 
 beforeAll(async () => {
   client = new Redis(inject('redisUrl'))
-  // Children run the real src: bundle the fixture (with @tollgate/* from src, .lua as text, and
-  // ioredis inlined) into one CommonJS file that plain `node` runs. No build of the packages.
+  // Children run the real src: bundle the fixture (with @tollgate/* from src, .lua as text with
+  // its includes resolved, and ioredis inlined) into one CommonJS file that plain `node` runs.
+  // No build of the packages.
   outDir = mkdtempSync(join(tmpdir(), 'tollgate-child-'))
   await build({
     entry: { child: join(root, 'test/fixtures/concurrency-child.ts') },
@@ -32,17 +34,15 @@ beforeAll(async () => {
     platform: 'node',
     target: 'node20',
     noExternal: [/.*/],
-    loader: { '.lua': 'text' },
     esbuildPlugins: [
+      luaIncludePlugin,
       {
         name: 'tollgate-src',
         setup(b) {
-          b.onResolve({ filter: /^@tollgate\/(core|redis)$/ }, (args) => ({
-            path: join(root, 'packages', args.path.slice('@tollgate/'.length), 'src/index.ts'),
-          }))
-          b.onResolve({ filter: /^@tollgate\/core\/http$/ }, () => ({
-            path: join(root, 'packages/core/src/http/index.ts'),
-          }))
+          b.onResolve({ filter: /^@tollgate\/(core|redis)(\/[a-z]+)?$/ }, (args) => {
+            const [pkg, sub] = args.path.slice('@tollgate/'.length).split('/')
+            return { path: join(root, 'packages', pkg!, 'src', sub ?? '', 'index.ts') }
+          })
         },
       },
     ],

@@ -1,4 +1,5 @@
 import { defineConfig } from 'tsup'
+import { luaIncludePlugin } from './src/scripts/lua-include.js'
 
 export default defineConfig({
   entry: ['src/index.ts'],
@@ -7,5 +8,6 @@ export default defineConfig({
   clean: true,
   sourcemap: true,
   target: 'node20',
-  loader: { '.lua': 'text' },
+  // .lua files as text, each `--- @include` resolved (src/scripts/lua-include.ts).
+  esbuildPlugins: [luaIncludePlugin],
 })

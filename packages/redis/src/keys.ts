@@ -1,24 +1,80 @@
-import type { AlgorithmKind } from '@tollgate/core'
+import type { AlgorithmKind, RateAlgorithmKind } from '@tollgate/core'
 
-/** The suffix after the hash-tagged user key, one per algorithm, so algorithms never share state. */
+/** Every kind of state a RedisStore keeps (the four rate algorithms, concurrency, compound). */
+export type StateKind = AlgorithmKind
+
+/**
+ * The suffix after the hash-tagged user key, one per algorithm kind, so algorithms never share
+ * state. A compound's members live under `:c<position>` + their own suffix, its block under
+ * `:c:block`.
+ */
 export const KEY_SUFFIX = {
   fixedWindow: ':fw',
   slidingWindow: ':sw',
   slidingLog: ':sl',
   tokenBucket: ':tb',
-  // (core-features placeholders so the widened Algorithm type checks; redis-lua owns these)
   concurrency: ':cc',
-  compound: ':cp',
-} as const satisfies Record<AlgorithmKind, string>
+  compound: ':c',
+} as const satisfies Record<StateKind, string>
 
 /**
  * The Redis key holding `key`'s state under an algorithm: `<prefix>{<key>}<suffix>`. The user key
- * is the Cluster hash tag, so every key tollgate derives from one user key maps to one slot.
+ * is the Cluster hash tag, so every key tollgate derives from one user key maps to one slot (a
+ * key starting with `}` or `\` is written `\<key>`, see below).
  *
  * @example
  * stateKey('tollgate:', 'fixedWindow:100:60000:1.2.3.4', 'fixedWindow')
  * // 'tollgate:{fixedWindow:100:60000:1.2.3.4}:fw'
  */
-export function stateKey(prefix: string, key: string, kind: AlgorithmKind): string {
-  return `${prefix}{${key}}${KEY_SUFFIX[kind]}`
+export function stateKey(prefix: string, key: string, kind: StateKind): string {
+  return `${prefix}{${tag(key)}}${KEY_SUFFIX[kind]}`
+}
+
+/**
+ * The user key as it goes inside the braces. A key that starts with `}` would make an empty hash
+ * tag (Redis then hashes the whole key, and the keys derived from it would land in different
+ * slots), so it gets a leading backslash; so does a key that starts with a backslash, which keeps
+ * the mapping one-to-one.
+ */
+function tag(key: string): string {
+  const first = key.charCodeAt(0)
+  return first === 0x7d || first === 0x5c ? `\\${key}` : key
+}
+
+/**
+ * The state key of a compound's member at `position` (0-based): `<prefix>{<key>}:c<position><suffix>`.
+ * Members keep their state by position, so two members of one kind never share a counter, and
+ * none shares the state of the same algorithm used alone.
+ *
+ * @example
+ * memberKey('tollgate:', 'k', 1, 'fixedWindow') // 'tollgate:{k}:c1:fw'
+ */
+export function memberKey(
+  prefix: string,
+  key: string,
+  position: number,
+  kind: RateAlgorithmKind,
+): string {
+  return `${prefix}{${tag(key)}}:c${position}${KEY_SUFFIX[kind]}`
+}
+
+/**
+ * The key of a block (SEMANTICS.md, "block") beside the state it blocks: `<state key>:block`
+ * (for a compound, `<prefix>{<key>}:c:block`, one block for the whole compound). Its value is
+ * the block's end in epoch ms; it expires when the block does.
+ *
+ * @example
+ * blockKey('tollgate:', 'k', 'slidingLog') // 'tollgate:{k}:sl:block'
+ */
+export function blockKey(prefix: string, key: string, kind: StateKind): string {
+  return `${prefix}{${tag(key)}}${KEY_SUFFIX[kind]}:block`
+}
+
+/**
+ * Whether `prefix` leaves the hash tag to tollgate: a prefix holding an empty tag `{}` first
+ * would make Redis hash whole keys, so the keys of one user key could span slots.
+ */
+export function prefixHasEmptyTag(prefix: string): boolean {
+  const open = prefix.indexOf('{')
+  return open !== -1 && prefix.indexOf('}', open + 1) === open + 1
 }

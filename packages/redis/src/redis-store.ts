@@ -1,17 +1,27 @@
+import { randomBytes } from 'node:crypto'
 import {
   type Algorithm,
-  type RateAlgorithmKind as AlgorithmKind,
   algorithmLimit,
   assertNever,
   type Clock,
+  type DecideOptions,
   type Decision,
   describeValue,
+  type RateAlgorithm,
+  type RateAlgorithmKind,
   type Store,
   TollgateError,
+  TollgateRangeError,
   TollgateTypeError,
   validateCost,
 } from '@tollgate/core'
-import { optionalFunction, rejectUnknownOptions, requireObject } from '@tollgate/core/http'
+import {
+  optionalFunction,
+  positiveInteger,
+  rejectUnknownOptions,
+  requireObject,
+} from '@tollgate/core/http'
+import { Batcher } from './batch.js'
 import {
   adaptClient,
   type LuaScript,
@@ -19,7 +29,9 @@ import {
   type RedisClient,
   type RedisClientAdapter,
 } from './client.js'
-import { stateKey } from './keys.js'
+import { blockKey, memberKey, prefixHasEmptyTag, stateKey } from './keys.js'
+import compoundLua from './scripts/compound.lua'
+import concurrencyLua from './scripts/concurrency.lua'
 import fixedWindowLua from './scripts/fixed-window.lua'
 import slidingLogLua from './scripts/sliding-log.lua'
 import slidingWindowLua from './scripts/sliding-window.lua'
@@ -40,35 +52,76 @@ export interface RedisStoreOptions {
   prefix?: string
   /**
    * A clock returning integer epoch milliseconds, for tests. Without it every script reads the
-   * Redis server's `TIME`, so all app servers share one clock.
+   * Redis server's `TIME`, so all app servers share one clock. Each call reads it when issued.
    * @default undefined (Redis TIME)
    */
   clock?: Clock
+  /**
+   * Send the decisions, peeks, refunds, blocks and releases issued in one event-loop turn as one
+   * script call per script and Cluster slot (the scripts loop over them in issue order);
+   * `false` sends one call per operation, as it is issued.
+   * @default true
+   */
+  batch?: boolean
 }
 
-const KNOWN_OPTIONS: readonly string[] = ['client', 'prefix', 'clock']
+const KNOWN_OPTIONS: readonly string[] = ['client', 'prefix', 'clock', 'batch']
 
-const SCRIPTS: Record<AlgorithmKind, LuaScript> = {
-  fixedWindow: luaScript('fixedWindow', fixedWindowLua),
-  slidingWindow: luaScript('slidingWindow', slidingWindowLua),
-  slidingLog: luaScript('slidingLog', slidingLogLua),
-  tokenBucket: luaScript('tokenBucket', tokenBucketLua),
+/** The scripts: one per algorithm kind, each running a batch of ops on that kind. */
+export type ScriptKind = RateAlgorithmKind | 'concurrency' | 'compound'
+
+const LUA: Record<ScriptKind, string> = {
+  fixedWindow: fixedWindowLua,
+  slidingWindow: slidingWindowLua,
+  slidingLog: slidingLogLua,
+  tokenBucket: tokenBucketLua,
+  concurrency: concurrencyLua,
+  compound: compoundLua,
 }
+
+const SCRIPTS = Object.fromEntries(
+  Object.entries(LUA).map(([kind, lua]) => [kind, luaScript(kind, lua)]),
+) as Record<ScriptKind, LuaScript>
 
 /**
  * The ioredis command name of an algorithm's script, `tollgate_<kind>_<first 8 hex of its SHA1>`:
  * namespaced, and versioned by the script text, so two tollgate versions on one client never
  * share a name for different scripts.
  */
-export function scriptCommandName(kind: AlgorithmKind): string {
+export function scriptCommandName(kind: ScriptKind): string {
   return SCRIPTS[kind].name
 }
+
+/** The kind codes of the compound script's member list. */
+const MEMBER_CODE = {
+  fixedWindow: 'fw',
+  slidingWindow: 'sw',
+  slidingLog: 'sl',
+  tokenBucket: 'tb',
+} as const satisfies Record<RateAlgorithmKind, string>
 
 /** 2^53: packed replies stay below it, so every number involved is an exact integer. */
 const TWO_POW_53 = 9_007_199_254_740_992
 
+/** Timers cap at 2^31 - 1 ms; so do blocks. */
+const MAX_DURATION_MS = 2_147_483_647
+
 /**
- * Turns a script reply into a Decision. An admission usually comes back as one integer,
+ * Lease ids: 96 random bits per process, then a counter, so no two processes (or stores) ever
+ * hand out the same lease. A lease is `<cost>:<id>`, the member of the concurrency sorted set.
+ */
+const LEASE_PREFIX = randomBytes(12).toString('base64url')
+let leaseCounter = 0
+
+function replyError(reply: unknown): TollgateError {
+  return new TollgateError(
+    'ERR_TOLLGATE_STORE_REPLY',
+    `tollgate: RedisStore expected a decision from its script, got ${describeValue(reply)}`,
+  )
+}
+
+/**
+ * Turns one decision reply into a Decision. An admission usually comes back as one integer,
  * `resetMs * (limit + 1) + remaining` (an integer reply is far cheaper for Redis than an array);
  * anything else as `[allowed (1|0), remaining, resetMs, retryAfterMs]`. The limit (or capacity)
  * is the caller's own, so it never travels.
@@ -95,16 +148,70 @@ function toDecision(reply: unknown, limit: number): Decision {
       retryAfterMs: reply[3],
     }
   }
-  throw new TollgateError(
-    'ERR_TOLLGATE_STORE_REPLY',
-    `tollgate: RedisStore expected a decision from its script, got ${describeValue(reply)}`,
-  )
+  throw replyError(reply)
 }
 
 /**
- * A Store on Redis or Redis Cluster (ioredis or node-redis). Each decision is one atomic Lua script call
- * (EVALSHA once the script is cached on the connection); state is one string key per user key
- * and algorithm, expiring the moment it stops mattering.
+ * A compound's reply `[allowed (1|0), part 1, ..., part m]` as a Decision: the parts in member
+ * order, `remaining` their min, `resetMs` and `retryAfterMs` their max, and `limit` that of the
+ * part with the fewest remaining (the first on a tie) (DESIGN.md, "Compound limits").
+ */
+function toCompoundDecision(reply: unknown, members: readonly RateAlgorithm[]): Decision {
+  if (!Array.isArray(reply) || reply.length !== members.length + 1) throw replyError(reply)
+  const parts: Decision[] = []
+  let fewest = 0
+  let resetMs = 0
+  let retryAfterMs = 0
+  for (let i = 0; i < members.length; i++) {
+    const part = toDecision(reply[i + 1], algorithmLimit(members[i]!))
+    parts.push(part)
+    if (part.remaining < parts[fewest]!.remaining) fewest = i
+    if (part.resetMs > resetMs) resetMs = part.resetMs
+    if (part.retryAfterMs > retryAfterMs) retryAfterMs = part.retryAfterMs
+  }
+  const allowed = reply[0] === 1
+  const decision: Decision & { parts: Decision[] } = {
+    allowed,
+    limit: parts[fewest]!.limit,
+    remaining: parts[fewest]!.remaining,
+    resetMs,
+    retryAfterMs: allowed ? 0 : retryAfterMs,
+    parts,
+  }
+  return decision
+}
+
+/** The params a kind's script reads after code, now, cost and n (SEMANTICS.md names). */
+function rateParams(algorithm: RateAlgorithm, into: Array<string | number>): void {
+  switch (algorithm.kind) {
+    case 'fixedWindow':
+    case 'slidingWindow':
+    case 'slidingLog':
+      into.push(algorithm.limit, algorithm.windowMs)
+      return
+    case 'tokenBucket':
+      into.push(algorithm.capacity, algorithm.refillRate, algorithm.refillIntervalMs)
+      return
+    default:
+      assertNever(algorithm)
+  }
+}
+
+const ignore = (): void => {}
+
+/** A script call under construction: which script, its KEYS, its ARGV. */
+interface Call {
+  script: LuaScript
+  keys: string[]
+  args: Array<string | number>
+}
+
+/**
+ * A Store on Redis or Redis Cluster (ioredis or node-redis). Every operation is one atomic Lua script call
+ * (EVALSHA once the script is cached), and with `batch` (the default) the operations issued in
+ * one event-loop turn share one call per script and Cluster slot. State is one key per user key
+ * and algorithm (a compound: one per member), expiring the moment it stops mattering; a block is
+ * one more key beside it.
  *
  * @example
  * import { Redis } from 'ioredis'
@@ -116,10 +223,13 @@ export class RedisStore implements Store {
   readonly client: RedisClient
   /** The key prefix in use. */
   readonly prefix: string
+  /** Whether operations of one event-loop turn share script calls. */
+  readonly batch: boolean
   readonly #clock: Clock | undefined
   /** The injected clock, if any (read by the limiter's deny cache); undefined = Redis TIME. */
   readonly clock: Clock | undefined
   readonly #redis: RedisClientAdapter
+  readonly #batcher: Batcher
 
   constructor(options: RedisStoreOptions) {
     const o = requireObject('new RedisStore()', options)
@@ -129,92 +239,214 @@ export class RedisStore implements Store {
     if (typeof prefix !== 'string') {
       throw new TollgateTypeError(`prefix must be a string, got ${describeValue(prefix)}`)
     }
+    if (prefixHasEmptyTag(prefix)) {
+      // Redis would hash whole keys: a state and its block could land in different slots.
+      throw new TollgateRangeError(
+        `prefix must not hold an empty hash tag "{}", got ${JSON.stringify(prefix)}`,
+      )
+    }
+    const batch = o.batch === undefined ? true : o.batch
+    if (typeof batch !== 'boolean') {
+      throw new TollgateTypeError(`batch must be a boolean, got ${describeValue(batch)}`)
+    }
     const client = o.client as RedisClient
     const clock = optionalFunction<Clock>('clock', o.clock)
     this.client = client
     this.prefix = prefix
+    this.batch = batch
     this.#clock = clock
     this.clock = clock
     this.#redis = redis
     // Defined now, so a clash with a user's command of the same name throws here.
     for (const script of Object.values(SCRIPTS)) redis.prepare(script)
+    this.#batcher = new Batcher(
+      (script, keys, args) => redis.runScript(script, keys, args),
+      redis.cluster ? (key) => redis.slot(key) : undefined,
+      batch,
+    )
   }
 
   /**
-   * Decides one request of `cost` for `key` with one Redis command. Bad input (a cost the
-   * algorithm can never admit, a clock that is not integer ms) rejects; nothing throws
-   * synchronously.
+   * Decides one request of `cost` for `key`. Bad input (a cost the algorithm can never admit, a
+   * clock that is not integer ms) rejects; nothing throws synchronously.
    */
-  decide(key: string, algorithm: Algorithm, cost: number): Promise<Decision> {
-    let reply: Promise<unknown>
+  decide(
+    key: string,
+    algorithm: Algorithm,
+    cost: number,
+    options?: DecideOptions,
+  ): Promise<Decision> {
     try {
-      reply = this.#send(key, algorithm, validateCost(algorithm, cost))
+      const n =
+        options?.blockDurationMs === undefined
+          ? 0
+          : duration('blockDurationMs', options.blockDurationMs)
+      return this.#decision('d', key, algorithm, cost, n)
     } catch (error) {
       return Promise.reject(error)
     }
-    const limit = algorithmLimit(algorithm)
-    return reply.then((value) => toDecision(value, limit))
   }
 
-  #send(key: string, algorithm: Algorithm, cost: number): Promise<unknown> {
-    const redis = this.#redis
-    // (core-features stub until the redis-lua agent lands these kinds)
-    if (algorithm.kind === 'concurrency' || algorithm.kind === 'compound')
-      throw notYet(algorithm.kind)
-    const keys = [stateKey(this.prefix, key, algorithm.kind)]
-    const now = this.#clock === undefined ? undefined : readClock(this.#clock)
-    // ARGV carries a time only when a clock was injected.
+  /** The Decision `decide` would give now, storing nothing. */
+  peek(key: string, algorithm: Algorithm, cost: number): Promise<Decision> {
+    try {
+      return this.#decision('p', key, algorithm, cost, 0)
+    } catch (error) {
+      return Promise.reject(error)
+    }
+  }
+
+  /** Gives back up to `cost` admitted units (SEMANTICS.md, "refund"); not for concurrency. */
+  refund(key: string, algorithm: Algorithm, cost: number): Promise<void> {
+    try {
+      if (algorithm.kind === 'concurrency') {
+        throw new TollgateTypeError(
+          'refund() is not for a concurrency algorithm; release its lease instead',
+        )
+      }
+      validateCost(algorithm, cost)
+      const call = this.#call('r', key, algorithm, cost, 0, '')
+      return this.#batcher.submit(call.script, call.keys, call.args, ignore)
+    } catch (error) {
+      return Promise.reject(error)
+    }
+  }
+
+  /**
+   * Denies every decision and peek of `key` until now + `durationMs` (a later end wins), beside
+   * the state, which stays untouched; `reset` lifts it. A compound is blocked as a whole.
+   */
+  block(key: string, algorithm: Algorithm, durationMs: number): Promise<void> {
+    try {
+      const call = this.#call('b', key, algorithm, '', duration('durationMs', durationMs), '')
+      return this.#batcher.submit(call.script, call.keys, call.args, ignore)
+    } catch (error) {
+      return Promise.reject(error)
+    }
+  }
+
+  /** Frees a concurrency lease if it is still held (idempotent). */
+  release(key: string, algorithm: Algorithm, lease: string): Promise<void> {
+    try {
+      if (algorithm.kind !== 'concurrency') {
+        throw new TollgateTypeError(
+          `release() is only for a concurrency algorithm, got ${JSON.stringify(algorithm.kind)}`,
+        )
+      }
+      if (typeof lease !== 'string' || lease === '') {
+        throw new TollgateTypeError(`lease must be a non-empty string, got ${describeValue(lease)}`)
+      }
+      const call = this.#call('l', key, algorithm, '', 0, lease)
+      return this.#batcher.submit(call.script, call.keys, call.args, ignore)
+    } catch (error) {
+      return Promise.reject(error)
+    }
+  }
+
+  /**
+   * Returns `key` to its untouched state and lifts its block: one DEL of every key the algorithm
+   * keeps. Operations still queued in this turn are sent first, so they stay before it.
+   */
+  async reset(key: string, algorithm: Algorithm): Promise<void> {
+    const keys = this.#call('r', key, algorithm, 1, 0, '').keys
+    this.#batcher.flush()
+    await this.#redis.del(keys)
+  }
+
+  /** Sends what is still queued; the client belongs to the caller, who quits it. */
+  async close(): Promise<void> {
+    this.#batcher.flush()
+  }
+
+  #decision(
+    code: 'd' | 'p',
+    key: string,
+    algorithm: Algorithm,
+    cost: number,
+    n: number,
+  ): Promise<Decision> {
+    validateCost(algorithm, cost)
+    if (algorithm.kind === 'compound') {
+      const { members } = algorithm
+      const call = this.#call(code, key, algorithm, cost, n, '')
+      return this.#batcher.submit(call.script, call.keys, call.args, (reply) =>
+        toCompoundDecision(reply, members),
+      )
+    }
+    const limit = algorithmLimit(algorithm)
+    if (algorithm.kind === 'concurrency' && code === 'd') {
+      const lease = `${cost}:${LEASE_PREFIX}${(leaseCounter++).toString(36)}`
+      const call = this.#call(code, key, algorithm, cost, n, lease)
+      return this.#batcher.submit(call.script, call.keys, call.args, (reply) => {
+        const decision = toDecision(reply, limit)
+        return decision.allowed ? Object.assign(decision, { lease }) : decision
+      })
+    }
+    const call = this.#call(code, key, algorithm, cost, n, '')
+    return this.#batcher.submit(call.script, call.keys, call.args, (reply) =>
+      toDecision(reply, limit),
+    )
+  }
+
+  /** The KEYS and ARGV of one op (see the comment block that opens each script). */
+  #call(
+    code: string,
+    key: string,
+    algorithm: Algorithm,
+    cost: number | '',
+    n: number,
+    lease: string,
+  ): Call {
+    if (typeof key !== 'string' || key === '') {
+      throw new TollgateTypeError(`key must be a non-empty string, got ${describeValue(key)}`)
+    }
+    const now = this.#clock === undefined ? '' : readClock(this.#clock)
+    const prefix = this.prefix
     switch (algorithm.kind) {
-      case 'fixedWindow': {
-        const { limit, windowMs } = algorithm
-        const args = [limit, windowMs, cost]
-        if (now !== undefined) args.push(now)
-        return redis.runScript(SCRIPTS.fixedWindow, keys, args)
-      }
-      case 'slidingWindow': {
-        const { limit, windowMs } = algorithm
-        const args = [limit, windowMs, cost]
-        if (now !== undefined) args.push(now)
-        return redis.runScript(SCRIPTS.slidingWindow, keys, args)
-      }
-      case 'slidingLog': {
-        const { limit, windowMs } = algorithm
-        const args = [limit, windowMs, cost]
-        if (now !== undefined) args.push(now)
-        return redis.runScript(SCRIPTS.slidingLog, keys, args)
-      }
+      case 'fixedWindow':
+      case 'slidingWindow':
+      case 'slidingLog':
       case 'tokenBucket': {
-        const { capacity, refillRate, refillIntervalMs: interval } = algorithm
-        const args = [capacity, refillRate, interval, cost]
-        if (now !== undefined) args.push(now)
-        return redis.runScript(SCRIPTS.tokenBucket, keys, args)
+        const args: Array<string | number> = [code, now, cost, n]
+        rateParams(algorithm, args)
+        return {
+          script: SCRIPTS[algorithm.kind],
+          keys: [stateKey(prefix, key, algorithm.kind), blockKey(prefix, key, algorithm.kind)],
+          args,
+        }
+      }
+      case 'concurrency':
+        return {
+          script: SCRIPTS.concurrency,
+          keys: [stateKey(prefix, key, 'concurrency'), blockKey(prefix, key, 'concurrency')],
+          args: [code, now, cost, n, algorithm.limit, algorithm.leaseMs, lease],
+        }
+      case 'compound': {
+        const { members } = algorithm
+        const keys: string[] = []
+        const args: Array<string | number> = [code, now, cost, n, members.length]
+        for (let i = 0; i < members.length; i++) {
+          const member = members[i]!
+          keys.push(memberKey(prefix, key, i, member.kind))
+          args.push(MEMBER_CODE[member.kind])
+          rateParams(member, args)
+        }
+        keys.push(blockKey(prefix, key, 'compound'))
+        return { script: SCRIPTS.compound, keys, args }
       }
       default:
         return assertNever(algorithm)
     }
   }
+}
 
-  /** Deletes `key`'s state for `algorithm` (one DEL), returning it to its untouched state. */
-  async reset(key: string, algorithm: Algorithm): Promise<void> {
-    await this.#redis.del([stateKey(this.prefix, key, algorithm.kind)])
+/** A block duration: a positive integer of ms, at most 2^31 - 1. */
+function duration(name: string, value: unknown): number {
+  const ms = positiveInteger(name, value)
+  if (ms > MAX_DURATION_MS) {
+    throw new TollgateRangeError(`${name} must be at most ${MAX_DURATION_MS} ms, got ${ms}`)
   }
-
-  // (core-features stubs until the redis-lua agent lands them)
-  peek(_key: string, _algorithm: Algorithm, _cost: number): Promise<Decision> {
-    return Promise.reject(notYet('peek'))
-  }
-  refund(_key: string, _algorithm: Algorithm, _cost: number): Promise<void> {
-    return Promise.reject(notYet('refund'))
-  }
-  block(_key: string, _algorithm: Algorithm, _durationMs: number): Promise<void> {
-    return Promise.reject(notYet('block'))
-  }
-  release(_key: string, _algorithm: Algorithm, _lease: string): Promise<void> {
-    return Promise.reject(notYet('release'))
-  }
-
-  /** Nothing to release: the client belongs to the caller, who quits it. */
-  async close(): Promise<void> {}
+  return ms
 }
 
 /** Reads an injected clock, which must give integer epoch ms (the scripts do integer math). */
@@ -226,11 +458,4 @@ function readClock(clock: Clock): number {
     )
   }
   return now
-}
-
-function notYet(what: string): TollgateError {
-  return new TollgateError(
-    'ERR_TOLLGATE_STORE_REPLY',
-    `tollgate: RedisStore ${what} is not implemented yet`,
-  )
 }

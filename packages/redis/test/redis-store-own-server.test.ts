@@ -67,12 +67,13 @@ describe('RedisStore on its own server', () => {
 
   it.each([
     // A steady-state admission of each script: the commands it runs inside Redis (plus TIME
-    // without an injected clock, counted above). With the injected clock used here the fixed
-    // window restates its TTL on every admission (on the server's clock only the first does).
-    ['fixedWindow', { hincrby: 1, pexpire: 1 }],
-    ['slidingWindow', { get: 1, set: 1 }],
-    ['slidingLog', { lindex: 1, rpush: 1, pexpire: 1 }],
-    ['tokenBucket', { get: 1, set: 1 }],
+    // without an injected clock, counted above), each after one GET of the block key. With the
+    // injected clock used here the fixed window restates its TTL on every admission (on the
+    // server's clock only the first does).
+    ['fixedWindow', { get: 1, hincrby: 1, pexpire: 1 }],
+    ['slidingWindow', { get: 2, set: 1 }],
+    ['slidingLog', { get: 1, lindex: 1, rpush: 1, pexpire: 1 }],
+    ['tokenBucket', { get: 2, set: 1 }],
   ] as const)('runs %s with %j per admission', async (kind, perDecision) => {
     const algorithm = algorithms.find((a) => a.kind === kind)!
     let now = 1_700_000_000_000
@@ -109,8 +110,8 @@ describe('RedisStore on its own server', () => {
     const early = await perDecision(100)
     await perDecision(4_900)
     const late = await perDecision(100)
-    // No TIME with an injected clock; otherwise the same list operations, one of each.
-    expect(early).toEqual({ evalsha: 1, lindex: 1, rpush: 1, pexpire: 1 })
+    // No TIME with an injected clock; the block check, then the same list operations, one of each.
+    expect(early).toEqual({ evalsha: 1, get: 1, lindex: 1, rpush: 1, pexpire: 1 })
     expect(late).toEqual(early)
     // One element per admission.
     expect(await client.llen('flat:{log}:sl')).toBe(5_103)
@@ -129,7 +130,15 @@ describe('RedisStore on its own server', () => {
       retryAfterMs: 0,
     })
     const { 'config|resetstat': _, ...calls } = await commandCalls()
-    expect(calls).toEqual({ evalsha: 1, lindex: 1, lrange: 4, ltrim: 1, rpush: 1, pexpire: 1 })
+    expect(calls).toEqual({
+      evalsha: 1,
+      get: 1,
+      lindex: 1,
+      lrange: 4,
+      ltrim: 1,
+      rpush: 1,
+      pexpire: 1,
+    })
     expect(await client.llen('flat:{log}:sl')).toBe(5_004)
   })
 

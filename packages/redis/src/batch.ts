@@ -1,0 +1,156 @@
+import { describeValue, TollgateError } from '@tollgate/core'
+import type { LuaScript as RedisScript } from './client.js'
+
+/** Runs one script call: `keys` as KEYS, `args` as ARGV; resolves with the script's reply. */
+export type RunScript = (
+  script: RedisScript,
+  keys: readonly string[],
+  args: ReadonlyArray<string | number>,
+) => Promise<unknown>
+
+/** One op of a batch: its KEYS and ARGV, and what to do with its own element of the reply. */
+interface Op {
+  readonly keys: readonly string[]
+  readonly args: ReadonlyArray<string | number>
+  settle(reply: unknown): void
+  fail(error: unknown): void
+}
+
+interface Group {
+  readonly script: RedisScript
+  readonly ops: Op[]
+}
+
+/**
+ * Ops of one call stay few enough that a script never holds Redis for long (a few µs each);
+ * a larger turn goes as several calls.
+ */
+export const MAX_OPS_PER_CALL = 500
+
+/**
+ * Gathers the ops issued in one event-loop turn and sends them as one script call per script
+ * and Cluster slot (DESIGN.md, "Batched Redis calls"). The scripts loop over their ops in issue
+ * order, so the answers are those of one call per op. Each turn is flushed on its own
+ * (`setImmediate`, after every promise continuation of the turn has run), whatever calls are still
+ * in flight: a slow batch never holds a later one. Without batching every op is sent at once.
+ */
+export class Batcher {
+  readonly #run: RunScript
+  readonly #slotOf: ((key: string) => number) | undefined
+  readonly #enabled: boolean
+  #groups = new Map<string, Group>()
+  #scheduled = false
+
+  /**
+   * @param run sends one script call
+   * @param slotOf the Cluster slot of an op's first key; undefined on a single Redis
+   * @param enabled false: one call per op, sent when issued
+   */
+  constructor(run: RunScript, slotOf: ((key: string) => number) | undefined, enabled: boolean) {
+    this.#run = run
+    this.#slotOf = slotOf
+    this.#enabled = enabled
+  }
+
+  /** Queues (or, unbatched, sends) one op; `decode` turns its reply element into the answer. */
+  submit<T>(
+    script: RedisScript,
+    keys: readonly string[],
+    args: ReadonlyArray<string | number>,
+    decode: (reply: unknown) => T,
+  ): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const op: Op = {
+        keys,
+        args,
+        settle(reply) {
+          try {
+            resolve(decode(reply))
+          } catch (error) {
+            reject(error)
+          }
+        },
+        fail: reject,
+      }
+      if (!this.#enabled) {
+        this.#send(script, [op])
+        return
+      }
+      const id =
+        this.#slotOf === undefined ? script.name : `${script.name}@${this.#slotOf(keys[0]!)}`
+      const group = this.#groups.get(id)
+      if (group === undefined) this.#groups.set(id, { script, ops: [op] })
+      else group.ops.push(op)
+      if (!this.#scheduled) {
+        this.#scheduled = true
+        setImmediate(this.#flushTurn)
+      }
+    })
+  }
+
+  readonly #flushTurn = (): void => {
+    this.#scheduled = false
+    this.flush()
+  }
+
+  /**
+   * Sends every queued op now. A command sent after this (a reset's DEL) reaches Redis after
+   * them on the same connection, so issue order holds across the two paths.
+   */
+  flush(): void {
+    if (this.#groups.size === 0) return
+    const groups = this.#groups
+    this.#groups = new Map()
+    for (const { script, ops } of groups.values()) {
+      for (let from = 0; from < ops.length; from += MAX_OPS_PER_CALL) {
+        this.#send(
+          script,
+          ops.length <= MAX_OPS_PER_CALL ? ops : ops.slice(from, from + MAX_OPS_PER_CALL),
+        )
+      }
+    }
+  }
+
+  #send(script: RedisScript, ops: readonly Op[]): void {
+    let keys: readonly string[]
+    let args: ReadonlyArray<string | number>
+    if (ops.length === 1) {
+      keys = ops[0]!.keys
+      args = ops[0]!.args
+    } else {
+      const k: string[] = []
+      const a: Array<string | number> = []
+      for (const op of ops) {
+        for (const key of op.keys) k.push(key)
+        for (const arg of op.args) a.push(arg)
+      }
+      keys = k
+      args = a
+    }
+    let reply: Promise<unknown>
+    try {
+      reply = this.#run(script, keys, args)
+    } catch (error) {
+      for (const op of ops) op.fail(error)
+      return
+    }
+    reply.then(
+      (value) => {
+        if (!Array.isArray(value) || value.length !== ops.length) {
+          const error = new TollgateError(
+            'ERR_TOLLGATE_STORE_REPLY',
+            `tollgate: RedisStore expected ${ops.length} replies from its script, got ${describeValue(value)}`,
+          )
+          for (const op of ops) op.fail(error)
+          return
+        }
+        for (let i = 0; i < ops.length; i++) ops[i]!.settle(value[i])
+      },
+      (error: unknown) => {
+        // The batch failed as a whole (connection lost, timeout, script error): every caller
+        // gets the error, so the limiter's fail policy answers each one.
+        for (const op of ops) op.fail(error)
+      },
+    )
+  }
+}

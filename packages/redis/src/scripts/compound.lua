@@ -1,0 +1,30 @@
+-- tollgate compound: a batch of ops on compound limits, run atomically in issue order
+-- (SEMANTICS.md, "Compound"). An op is all or nothing over its members: admitted only if every
+-- member admits, then every member consumes the cost; otherwise none does.
+--
+-- Per op i (issue order), KEYS and ARGV continue where op i-1's end:
+--   KEYS  the state key of each of the m members, by position (each as its kind's script
+--         keeps it: see fixed-window.lua, sliding-window.lua, sliding-log.lua, token-bucket.lua)
+--         block key of the whole compound (a string: blockedUntil, integer epoch ms; PX = the
+--         block's duration)
+--   ARGV  code   d = decide, p = peek, r = refund (every member), b = block
+--         now    integer epoch ms of an injected test clock, or '' for the server's TIME
+--                (sec * 1000 + floor(usec / 1000), read once per call)
+--         cost   cost units of the request (positive integer <= every member's limit; '' for b)
+--         n      d: blockDurationMs, ms a denial also blocks the compound (0 = none);
+--                b: durationMs of the block; else 0
+--         m      number of members
+--         then per member: kind code (fw | sw | sl | tb), then its params: fw, sw, sl: limit,
+--                windowMs (ms); tb: capacity, refillRate, refillIntervalMs (ms)
+--
+-- Reply: an array with one element per op, in order. d and p: {allowed (1|0), part 1, ...,
+-- part m}, each part a member's decision: one integer resetMs * (limit + 1) + remaining for a
+-- member that admits when below 2^53, else {allowed (1|0), remaining, resetMs, retryAfterMs}
+-- (integer ms). r and b: 0.
+
+--- @include "include/prelude.lua"
+--- @include "include/fixed-window.lua"
+--- @include "include/sliding-window.lua"
+--- @include "include/sliding-log.lua"
+--- @include "include/token-bucket.lua"
+--- @include "include/compound-ops.lua"

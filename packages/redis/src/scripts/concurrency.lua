@@ -1,0 +1,24 @@
+-- tollgate concurrency: a batch of ops on leases in flight, run atomically in issue order (SEMANTICS.md, concurrency).
+--
+-- Per op i (issue order), KEYS and ARGV continue where op i-1's end:
+--   KEYS  state key (sorted set: member "<cost>:<lease id>", score expiresAt ms)
+--         block key (a string: blockedUntil, integer epoch ms; PX = the block's duration)
+--   ARGV  code   d = decide, p = peek, b = block, l = release (no refund for concurrency)
+--         now    integer epoch ms of an injected test clock, or '' for the server's TIME
+--                (sec * 1000 + floor(usec / 1000), read once per call)
+--         cost   cost units of the request (positive integer <= the limit; '' for b and l)
+--         n      d: blockDurationMs, ms a denial also blocks the key (0 = none);
+--                b: durationMs of the block; else 0
+--         limit      L, cost units in flight (positive integer)
+--         leaseMs    M, ms a lease lives unless released (positive integer)
+--         lease      d: the new lease "<cost>:<id>" (unique across processes); l: the lease
+--                    to release; else ''
+--
+-- Reply: an array with one element per op, in order. d and p: one integer
+-- resetMs * (limit + 1) + remaining for an admission when that is below 2^53, else the array
+-- {allowed (1|0), remaining, resetMs, retryAfterMs} (integer ms); b and l: 0.
+
+--- @include "include/prelude.lua"
+--- @include "include/concurrency.lua"
+local A = concurrency
+--- @include "include/ops.lua"

@@ -1,0 +1,79 @@
+-- fixedWindow (SEMANTICS.md, fixedWindow). State: a hash with one field, "<window index>" =
+-- count (cost units admitted in that window; index = floor(now / W)); absent = untouched.
+-- Params: limit L (cost units per window), windowMs W (ms). The key expires at the window's end.
+-- Invariant: the hash holds at most one field, so a state from any other window (earlier, or
+-- later under a clock that stepped back) reads as 0: HGET of this window's field finds nothing.
+local fixedWindow = { nparams = 2 }
+
+function fixedWindow.params(a, i)
+  return { limit = tonumber(a[i]), window = tonumber(a[i + 1]) }
+end
+
+function fixedWindow.read(key, p, now)
+  local elapsed = now % p.window
+  local index = (now - elapsed) / p.window
+  return { index = index, untilEnd = p.window - elapsed,
+    count = tonumber(redis.call('HGET', key, index)) or 0 }
+end
+
+function fixedWindow.idle(s, p)
+  local remaining = p.limit - s.count
+  if remaining < 0 then remaining = 0 end
+  if s.count > 0 then return remaining, s.untilEnd end
+  return remaining, 0
+end
+
+function fixedWindow.answer(s, p, now, cost)
+  if s.count + cost <= p.limit then return true, p.limit - s.count - cost, s.untilEnd, 0 end
+  local remaining, resetMs = fixedWindow.idle(s, p)
+  return false, remaining, resetMs, s.untilEnd
+end
+
+-- After HINCRBY counted an admission: the first admission of a window (a field never holds 0)
+-- sets the TTL to the window's end and drops another window's field if the key still holds
+-- one; later ones leave the TTL alone, as on the server's clock it already is the window's end
+-- (with an injected clock every admission restates it from its own now).
+local function fixedWindowExpire(key, index, count, cost, untilEnd)
+  if count == cost then
+    if redis.call('HLEN', key) > 1 then
+      redis.call('DEL', key)
+      redis.call('HSET', key, index, cost)
+    end
+    redis.call('PEXPIRE', key, untilEnd)
+  elseif injected then
+    redis.call('PEXPIRE', key, untilEnd)
+  end
+end
+
+function fixedWindow.write(key, s, p, now, cost)
+  local count = redis.call('HINCRBY', key, s.index, cost)
+  fixedWindowExpire(key, s.index, count, cost, s.untilEnd)
+end
+
+-- A decision without a read first: HINCRBY reads and counts in one call; a denial takes the
+-- cost back with a second HINCRBY (the field existed: count > 0 before, as cost <= L).
+function fixedWindow.decide(key, p, now, cost)
+  local elapsed = now % p.window
+  local index = (now - elapsed) / p.window
+  local untilEnd = p.window - elapsed
+  local count = redis.call('HINCRBY', key, index, cost)
+  if count <= p.limit then
+    fixedWindowExpire(key, index, count, cost, untilEnd)
+    return true, p.limit - count, untilEnd, 0
+  end
+  redis.call('HINCRBY', key, index, -cost)
+  local remaining = p.limit - count + cost
+  if remaining < 0 then remaining = 0 end
+  return false, remaining, untilEnd, untilEnd
+end
+
+-- count = max(0, count - cost) when the state is of this window; a count of 0 is untouched.
+function fixedWindow.refund(key, p, now, cost)
+  local s = fixedWindow.read(key, p, now)
+  if s.count == 0 then return end
+  if s.count <= cost then
+    redis.call('DEL', key)
+  else
+    redis.call('HINCRBY', key, s.index, -cost)
+  end
+end

@@ -1,0 +1,72 @@
+-- Shared by every tollgate script: the clock, the reply packing, and the block check.
+--
+-- Time. An op carries its own now in ARGV when the store has an injected test clock (each call
+-- reads that clock when it is issued); an empty string means the server's TIME, read at most
+-- once per script call (sec * 1000 + floor(usec / 1000)), so one batch decides on one instant.
+local serverNow = nil
+-- True while the current op runs on an injected clock: Redis expires keys on its own clock, so
+-- a TTL that stays right by itself on the server clock must be restated from the op's now.
+local injected = false
+local function clockOf(arg)
+  if arg ~= '' then
+    injected = true
+    return tonumber(arg)
+  end
+  injected = false
+  if not serverNow then
+    local t = redis.call('TIME')
+    serverNow = t[1] * 1000 + math.floor(t[2] / 1000)
+  end
+  return serverNow
+end
+
+local find, sub, format, floor, ceil = string.find, string.sub, string.format, math.floor, math.ceil
+local TWO_POW_53 = 9007199254740992
+
+-- One decision as a reply (integers only, each below 2^53). An admission, when
+-- (resetMs + 1) * (limit + 1) < 2^53, is the single integer resetMs * (limit + 1) + remaining
+-- (an integer is far cheaper for Redis to reply than an array); anything else is the array
+-- {allowed (1|0), remaining, resetMs, retryAfterMs}. The limit is the caller's own: it never travels.
+local function reply(limit, allowed, remaining, resetMs, retryAfterMs)
+  if allowed then
+    local m = limit + 1
+    if (resetMs + 1) * m < TWO_POW_53 then return resetMs * m + remaining end
+    return { 1, remaining, resetMs, 0 }
+  end
+  return { 0, remaining, resetMs, retryAfterMs }
+end
+
+-- Blocks (SEMANTICS.md, "block"). A block is a string key beside the state it blocks, in the
+-- same hash-tag slot: its value is blockedUntil (integer epoch ms of the deciding clock), its
+-- PX the block's duration, so it disappears when the block ends and never touches the state.
+local function blockedUntil(key, now)
+  local v = redis.call('GET', key)
+  if v then
+    v = tonumber(v)
+    if v > now then return v end
+  end
+  return nil
+end
+
+-- Sets the block unless a later one is already there (the later blockedUntil wins).
+-- `unblocked` says the caller has just seen no live block (one GET saved).
+local function setBlock(key, now, durationMs, unblocked)
+  local untilT = now + durationMs
+  if not unblocked then
+    local v = redis.call('GET', key)
+    if v and tonumber(v) >= untilT then return end
+  end
+  redis.call('SET', key, format('%d', untilT), 'PX', format('%d', durationMs))
+end
+
+-- What a blocked key answers: denied, nothing consumed, remaining 0, retryAfterMs = the larger
+-- of the block's rest and the state's own wait (0 if it would admit), resetMs = the larger of
+-- the block's rest and the state's own reset.
+local function blockedReply(limit, untilT, now, allowed, stateResetMs, retryAfterMs)
+  local rest = untilT - now
+  local retry = rest
+  if not allowed and retryAfterMs > rest then retry = retryAfterMs end
+  local resetMs = rest
+  if stateResetMs > rest then resetMs = stateResetMs end
+  return { 0, 0, resetMs, retry }
+end
