@@ -20,11 +20,27 @@ export async function resolve(specifier, context, nextResolve) {
   return nextResolve(entry === undefined ? specifier : new URL(entry, packages).href, context)
 }
 
-// @tollgate/redis and @tollgate/session import their Lua scripts as text, which tsup's text
-// loader inlines at build time; this does the same at run time.
+// @tollgate/redis and @tollgate/session import their Lua scripts as text, which the build
+// inlines with each `--- @include "x.lua"` line replaced by that file (once per script, see
+// packages/redis/src/scripts/lua-include.ts); this does the same at run time.
+async function readLua(url, seen = new Set()) {
+  seen.add(url.href)
+  const text = await readFile(url, 'utf8')
+  const parts = []
+  let last = 0
+  for (const match of text.matchAll(/^--- @include "([^"]+)"[ \t]*\r?$/gm)) {
+    const target = new URL(match[1], url)
+    parts.push(text.slice(last, match.index))
+    parts.push(seen.has(target.href) ? '' : (await readLua(target, seen)).trimEnd())
+    last = match.index + match[0].length
+  }
+  parts.push(text.slice(last))
+  return parts.join('')
+}
+
 export async function load(url, context, nextLoad) {
   if (url.endsWith('.lua')) {
-    const text = await readFile(new URL(url), 'utf8')
+    const text = await readLua(new URL(url))
     return {
       format: 'module',
       source: `export default ${JSON.stringify(text)}`,
