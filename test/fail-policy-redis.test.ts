@@ -3,7 +3,7 @@
  * the same port: every decision comes back within timeoutMs (+ scheduling slack), the breaker
  * opens and closes again, limiting resumes after recovery, and nothing rejects unhandled.
  */
-import { createLimiter, type Decision, type Limiter, slidingLog } from '@tollgate/core'
+import { createLimiter, type Decision, type Limiter, type Store, slidingLog } from '@tollgate/core'
 import { RedisStore } from '@tollgate/redis'
 import { Redis } from 'ioredis'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
@@ -112,21 +112,26 @@ describe('fail policy against a real Redis', () => {
     errors.length = 0
 
     await server.kill()
-    const down = []
-    for (let i = 0; i < 6; i++) down.push(await timed(limiter, 'user'))
-    for (const { d, ms } of down) {
-      expect(d).toMatchObject({ allowed: false, degraded: true, retryAfterMs: COOLDOWN_MS })
-      expect(ms).toBeLessThan(TIMEOUT_MS + SLACK_MS)
+    try {
+      const down = []
+      for (let i = 0; i < 6; i++) down.push(await timed(limiter, 'user'))
+      for (const { d, ms } of down) {
+        expect(d).toMatchObject({ allowed: false, degraded: true, retryAfterMs: COOLDOWN_MS })
+        expect(ms).toBeLessThan(TIMEOUT_MS + SLACK_MS)
+      }
+      expect(errors.length).toBe(3)
+    } finally {
+      // Restarted whatever failed above, so one failure does not cascade into the next tests.
+      await server.restart()
     }
-    expect(errors.length).toBe(3)
 
-    await server.restart()
     const first = await untilHealthy(limiter, 'fresh')
+    // A sliding log's first admission: the quota is whole again W after it.
     expect(first).toEqual({
       allowed: true,
       limit: 3,
       remaining: 2,
-      resetMs: first.resetMs,
+      resetMs: 60_000,
       retryAfterMs: 0,
     })
     await limiter.limit('fresh')
@@ -155,9 +160,51 @@ describe('fail policy against a real Redis', () => {
   })
 
   it('leaves no unhandled rejection behind, even from commands that failed after their timeout', async () => {
-    // Give ioredis time to reject the commands it queued while the server was away.
-    await client.ping()
-    await new Promise((r) => setImmediate(r))
-    expect(unhandled).toEqual([])
+    // Self-contained: the commands below time out in the limiter first and are rejected by
+    // ioredis afterwards (its own commandTimeout, while Redis is frozen), each one counted.
+    const seen: unknown[] = []
+    const onLate = (reason: unknown) => seen.push(reason)
+    process.on('unhandledRejection', onLate)
+    const own = new Redis(server.port, '127.0.0.1', { commandTimeout: 3 * TIMEOUT_MS })
+    own.on('error', () => {})
+    const redisStore = new RedisStore({ client: own, prefix: 'fail-late:' })
+    let lateRejections = 0
+    const store: Store = {
+      decide(key, algorithm, cost) {
+        const reply = redisStore.decide(key, algorithm, cost)
+        reply.catch(() => lateRejections++)
+        return reply
+      },
+      reset: (key, algorithm) => redisStore.reset(key, algorithm),
+    }
+    const errors: unknown[] = []
+    const limiter = createLimiter({
+      algorithm: slidingLog({ limit: 3, windowMs: 60_000 }),
+      store,
+      failure: { mode: 'open', timeoutMs: TIMEOUT_MS, breaker: false },
+      onStoreError: (error) => errors.push(error),
+      denyCache: false,
+    })
+    try {
+      expect((await untilHealthy(limiter, 'late')).degraded).toBeUndefined()
+      server.freeze()
+      try {
+        const answers = await Promise.all([1, 2, 3].map(() => limiter.limit('late')))
+        expect(answers.every((d) => d.allowed && d.degraded === true)).toBe(true)
+        expect(errors).toHaveLength(3)
+        expect(lateRejections).toBe(0)
+        // The three commands are still in flight; ioredis rejects them after the limiter answered.
+        await expect.poll(() => lateRejections).toBe(3)
+      } finally {
+        server.thaw()
+        own.disconnect()
+      }
+      // Rejections not handled by now would have been reported within a macrotask.
+      await new Promise((r) => setImmediate(r))
+      expect(seen).toEqual([])
+      expect(unhandled).toEqual([])
+    } finally {
+      process.off('unhandledRejection', onLate)
+    }
   })
 })

@@ -21,6 +21,7 @@ import express from 'express'
 import Fastify from 'fastify'
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
+import { windowStart } from './support/frozen-clock.js'
 
 const PREFIX = `http-e2e:${process.pid}:${Date.now()}:`
 const LIMIT = 50
@@ -30,10 +31,12 @@ let client: Redis
 let run = 0
 /**
  * A store of its own key space per test, on a frozen clock: a fixed window cannot roll over and a
- * bucket cannot refill in the middle of a burst, so "exactly the limit" is exact.
+ * bucket cannot refill in the middle of a burst, so "exactly the limit" is exact. Frozen at the
+ * start of an hour, not at Date.now(): Redis still expires keys in real time, and a clock frozen
+ * 8 ms before a window's end gives the key an 8 ms TTL (issue 15).
  */
 function freshStore(): Store {
-  const now = Date.now()
+  const now = windowStart()
   return new RedisStore({ client, prefix: `${PREFIX}${++run}:`, clock: () => now })
 }
 

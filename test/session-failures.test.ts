@@ -86,10 +86,15 @@ describe('RedisSessionStore on a hung Redis', () => {
     })
     expect(login.statusCode).toBe(200)
     const cookie = cookieHeader(login.headers['set-cookie'])
+    const started = performance.now()
     const frozen = await whileFrozen(() =>
       app.inject({ method: 'GET', url: '/me', headers: { cookie } }),
     )
+    const elapsed = performance.now() - started
     expect(frozen.statusCode).toBe(500)
+    // Answered by the store's timeout, not by a hang that ended with the thaw.
+    expect(elapsed).toBeGreaterThanOrEqual(TIMEOUT_MS - 5)
+    expect(elapsed).toBeLessThan(TIMEOUT_MS + 2000)
     const after = await app.inject({ method: 'GET', url: '/me', headers: { cookie } })
     expect(after.json()).toEqual({ id: 'u2', name: 'Bob' })
     await app.close()

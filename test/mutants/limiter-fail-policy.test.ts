@@ -17,7 +17,10 @@ import { describe, expect, it } from 'vitest'
 class FlakyStore implements Store {
   failing = false
   decideCalls = 0
-  readonly inner = new MemoryStore()
+  now = 10 * 60_000
+  /** The store's injected clock, as MemoryStore({ clock }) and RedisStore({ clock }) expose it. */
+  readonly clock = () => this.now
+  readonly inner = new MemoryStore({ clock: this.clock })
 
   decide(key: string, algorithm: Algorithm, cost: number): Promise<Decision> {
     this.decideCalls++
@@ -81,6 +84,30 @@ describe('breaker', () => {
     store.failing = true
     for (let i = 0; i < 5; i++) expect((await limiter.limit('k')).degraded).toBe(true)
     expect(store.decideCalls).toBe(3)
+  })
+})
+
+describe('breaker cooldown', () => {
+  it("runs on the store's injected clock: one probe exactly cooldownMs later, none before", async () => {
+    const store = new FlakyStore()
+    const limiter = createLimiter({
+      algorithm,
+      store,
+      failure: { breaker: { failures: 2, cooldownMs: 1_500 } },
+    })
+    store.failing = true
+    await limiter.limit('k')
+    await limiter.limit('k')
+    expect(store.decideCalls).toBe(2) // open now
+    store.failing = false
+    store.now += 1_499
+    expect(await limiter.limit('k')).toMatchObject({ allowed: true, degraded: true })
+    expect(store.decideCalls).toBe(2)
+    store.now += 1
+    // The probe reaches the healthy store, and closes the breaker.
+    expect((await limiter.limit('k')).degraded).toBeUndefined()
+    expect((await limiter.limit('other')).degraded).toBeUndefined()
+    expect(store.decideCalls).toBe(4)
   })
 })
 

@@ -235,9 +235,11 @@ class LimiterImpl implements Limiter {
           : `${algorithmSignature(this.algorithm)}:`)
     this.failure = parseFailure(o.failure)
     this.onStoreError = optionalFunction('onStoreError', o.onStoreError)
-    this.breaker = new Breaker(this.failure.breaker)
     const storeClock = (this.store as { clock?: unknown }).clock
     this.storeClock = typeof storeClock === 'function' ? (storeClock as () => number) : undefined
+    // The breaker's cooldown runs on the store's injected clock too, so a test moves it on
+    // instead of waiting cooldownMs of real time (timeouts stay on real time).
+    this.breaker = new Breaker(this.failure.breaker, this.storeClock ?? Date.now)
     const denyCache = o.denyCache ?? this.memory === undefined
     this.denied = denyCache ? new Map() : undefined
   }

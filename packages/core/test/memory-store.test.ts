@@ -80,6 +80,7 @@ describe('MemoryStore', () => {
     expect((await store.decide('k', algorithm, 1)).allowed).toBe(true)
     setNow(99)
     expect((await store.decide('k', algorithm, 1)).allowed).toBe(false)
+    expect(store.size).toBe(1)
     setNow(100)
     expect(await store.decide('k', algorithm, 1)).toEqual({
       allowed: true,
@@ -88,6 +89,21 @@ describe('MemoryStore', () => {
       resetMs: 100,
       retryAfterMs: 0,
     })
+    // Reclaimed in place: the expired state gave its slot to the new one, no second entry.
+    expect(store.size).toBe(1)
+    // And an expired key gives its slot to another key before any live key is evicted.
+    const full = clockedStore({ maxKeys: 2 })
+    full.setNow(0)
+    await full.store.decide('live', fixedWindow({ limit: 5, windowMs: 1_000_000 }), 1)
+    await full.store.decide('expiring', algorithm, 1)
+    full.setNow(100)
+    await full.store.decide('new', algorithm, 1)
+    expect(full.store.size).toBe(2)
+    expect(
+      (await full.store.decide('live', fixedWindow({ limit: 5, windowMs: 1_000_000 }), 1))
+        .remaining,
+    ).toBe(3)
+    expect(full.store.size).toBe(2)
   })
 
   it('evicts expired keys first, then the least recently used, when maxKeys is reached', async () => {
