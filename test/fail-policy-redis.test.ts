@@ -175,6 +175,10 @@ describe('fail policy against a real Redis', () => {
         reply.catch(() => lateRejections++)
         return reply
       },
+      peek: (key, algorithm, cost) => redisStore.peek(key, algorithm, cost),
+      refund: (key, algorithm, cost) => redisStore.refund(key, algorithm, cost),
+      block: (key, algorithm, ms) => redisStore.block(key, algorithm, ms),
+      release: (key, algorithm, lease) => redisStore.release(key, algorithm, lease),
       reset: (key, algorithm) => redisStore.reset(key, algorithm),
     }
     const errors: unknown[] = []

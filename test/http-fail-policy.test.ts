@@ -320,6 +320,10 @@ it('leaves no unhandled rejection behind, even from commands that failed after t
       reply.catch(() => lateRejections++)
       return reply
     },
+    peek: (key, algorithm, cost) => redisStore.peek(key, algorithm, cost),
+    refund: (key, algorithm, cost) => redisStore.refund(key, algorithm, cost),
+    block: (key, algorithm, ms) => redisStore.block(key, algorithm, ms),
+    release: (key, algorithm, lease) => redisStore.release(key, algorithm, lease),
     reset: (key, algorithm) => redisStore.reset(key, algorithm),
   }
   const failure: FailureOptions = { mode: 'open', timeoutMs: TIMEOUT_MS, breaker: false }
