@@ -26,7 +26,8 @@ function startArgs(dir: string): string[] {
   const pkg = JSON.parse(readFileSync(new URL('package.json', dir), 'utf8')) as {
     scripts: { start: string }
   }
-  const [command, ...args] = pkg.scripts.start.split(' ')
+  // `exec node …`: the shell hands its place to node, so Ctrl-C reaches node alone.
+  const [command, ...args] = pkg.scripts.start.replace(/^exec /, '').split(' ')
   if (command !== 'node') throw new Error(`unexpected start script: ${pkg.scripts.start}`)
   return args
 }

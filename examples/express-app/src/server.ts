@@ -15,6 +15,12 @@ server.on('error', (error) => {
   process.exitCode = 1
 })
 
+// Registered before listening: a Ctrl-C right after the "listening" line must not kill the
+// process with the default handler (exit by signal, and pnpm reports a failure).
+let stopping: number | undefined // when the first signal came
+process.on('SIGINT', () => void shutdown('SIGINT'))
+process.on('SIGTERM', () => void shutdown('SIGTERM'))
+
 server.listen(port, host, () => {
   const { port: actual } = server.address() as AddressInfo
   const shown = host === '0.0.0.0' || host === '::' ? 'localhost' : host
@@ -43,10 +49,14 @@ Try it:
 `
 }
 
-let stopping = false
 async function shutdown(signal: string) {
-  if (stopping) process.exit(1) // a second Ctrl-C: do not wait
-  stopping = true
+  if (stopping !== undefined) {
+    // pnpm forwards the terminal's SIGINT to its child, which the terminal already signalled: one
+    // Ctrl-C arrives twice within moments. Only a later one means "do not wait".
+    if (Date.now() - stopping > 1000) process.exit(1)
+    return
+  }
+  stopping = Date.now()
   console.log(`${signal}: closing the server`)
   // Keep-alive connections would hold close() open; idle ones close now, busy ones after their
   // response. Past 5 s the process exits anyway.
@@ -58,6 +68,3 @@ async function shutdown(signal: string) {
   await redis?.client.quit().catch(() => redis.client.disconnect())
   console.log('closed')
 }
-
-process.on('SIGINT', () => void shutdown('SIGINT'))
-process.on('SIGTERM', () => void shutdown('SIGTERM'))

@@ -10,6 +10,12 @@ app.addHook('onClose', async () => {
   await redis?.client.quit().catch(() => redis.client.disconnect())
 })
 
+// Registered before listening: a Ctrl-C right after the "listening" line must not kill the
+// process with the default handler (exit by signal, and pnpm reports a failure).
+let stopping: number | undefined // when the first signal came
+process.on('SIGINT', () => void shutdown('SIGINT'))
+process.on('SIGTERM', () => void shutdown('SIGTERM'))
+
 try {
   await app.listen({ port, host })
 } catch (error) {
@@ -45,16 +51,17 @@ Try it:
 `
 }
 
-let stopping = false
 async function shutdown(signal: string) {
-  if (stopping) process.exit(1) // a second Ctrl-C: do not wait
-  stopping = true
+  if (stopping !== undefined) {
+    // pnpm forwards the terminal's SIGINT to its child, which the terminal already signalled: one
+    // Ctrl-C arrives twice within moments. Only a later one means "do not wait".
+    if (Date.now() - stopping > 1000) process.exit(1)
+    return
+  }
+  stopping = Date.now()
   console.log(`${signal}: closing the server`)
   // Past 5 s (a stuck connection) the process exits anyway.
   setTimeout(() => process.exit(1), 5000).unref()
   await app.close()
   console.log('closed')
 }
-
-process.on('SIGINT', () => void shutdown('SIGINT'))
-process.on('SIGTERM', () => void shutdown('SIGTERM'))
