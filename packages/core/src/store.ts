@@ -40,7 +40,7 @@ export interface Store {
    * The injected clock a store decides with, if any (integer epoch ms). The limiter's local deny
    * cache times its entries with it, so moving a test clock past a retry time is seen at once.
    */
-  readonly clock?: Clock
+  readonly clock?: Clock | undefined
 }
 
 /** A clock returning integer epoch milliseconds. */

@@ -432,7 +432,12 @@ describe('rateLimit()', () => {
 
     it('admits exactly the limit of concurrent requests', async () => {
       const store = new RedisStore({ client, prefix, clock: () => Date.now() })
-      const app = appWith({ algorithm: fixedWindow({ limit: 10, windowMs: 60_000 }), store })
+      // A generous timeout: under load a fail-open answer would admit past the limit.
+      const app = appWith({
+        algorithm: fixedWindow({ limit: 10, windowMs: 60_000 }),
+        store,
+        failure: { timeoutMs: 10_000 },
+      })
       const statuses = await Promise.all(
         Array.from({ length: 30 }, () =>
           request(app)
