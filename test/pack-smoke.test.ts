@@ -87,10 +87,10 @@ describe('packed tarballs', () => {
     ).toBe('function')
   })
 
-  it('ship only dist, README and package.json', () => {
+  it('ship only dist, README, CHANGELOG, LICENSE and package.json', () => {
     for (const [name] of packages) {
       const files = readdirSync(join(scratch, 'node_modules/@tollgate', name)).sort()
-      expect(files).toEqual(['README.md', 'dist', 'package.json'])
+      expect(files).toEqual(['CHANGELOG.md', 'LICENSE', 'README.md', 'dist', 'package.json'])
     }
   })
 
