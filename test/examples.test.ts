@@ -19,7 +19,8 @@ interface Example {
   exited: Promise<number | null>
 }
 
-const START_TIMEOUT_MS = 15_000
+// Generous: four examples compile with tsx at once, on 2 shared cores.
+const START_TIMEOUT_MS = 90_000
 
 /** The command of the example's `start` script, run with this Node. */
 function startArgs(dir: string): string[] {
@@ -108,7 +109,7 @@ const cases = examples.flatMap((example) => [
 const running = new Map<string, Promise<Example>>()
 let redis: Redis
 
-beforeAll(() => {
+beforeAll(async () => {
   redis = new Redis(inject('redisUrl'))
   // Every example starts at once: start-up (tsx compiling the sources) dominates this file.
   for (const c of cases) {
@@ -120,7 +121,9 @@ beforeAll(() => {
     started.catch(() => {}) // reported by the test that awaits it
     running.set(`${c.name}/${c.backend}`, started)
   }
-})
+  // Wait here, under the hook's long timeout, so no test's own timeout pays for start-up.
+  await Promise.allSettled(running.values())
+}, START_TIMEOUT_MS + 10_000)
 
 afterAll(async () => {
   for (const started of running.values()) {
