@@ -338,8 +338,9 @@ it('leaves no unhandled rejection behind, even from commands that failed after t
         expect(answer.status).toBe(200)
         expect(rateLimitHeadersOf(answer)).toEqual({})
       }
-      expect(lateRejections).toBe(0)
-      await expect.poll(() => lateRejections).toBe(2)
+      // Both commands reject later (ioredis' own commandTimeout), each one caught: how soon, on a
+      // loaded machine, relative to the second answer, is not what this pins.
+      await expect.poll(() => lateRejections, { timeout: 10_000 }).toBe(2)
     } finally {
       server.thaw()
     }
