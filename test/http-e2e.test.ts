@@ -95,7 +95,7 @@ const algorithms: Record<string, Algorithm> = {
   tokenBucket: tokenBucket({ capacity: LIMIT, refillRate: 1, refillIntervalMs: 60_000 }),
 }
 
-/** draft-8 `pk`: base64 of the first 12 hex characters of SHA-256(key) (HEADERS.md). */
+/** draft-8 `pk`: base64 of the first 12 hex characters of SHA-256(key) (docs/headers.md). */
 function pk(key: string): string {
   const hex = createHash('sha256').update(key).digest('hex').slice(0, 12)
   return `:${Buffer.from(hex).toString('base64')}:`

@@ -1,5 +1,5 @@
 /**
- * A sliding log key expires at t_newest + W (SEMANTICS.md, "Keys and expiry"), and a denial does
+ * A sliding log key expires at t_newest + W (docs/semantics.md, "Keys and expiry"), and a denial does
  * not move that expiry (issue 15, X11). Redis expires keys on its own clock, so the rule can only
  * be seen across real milliseconds: the injected clock here *is* the real clock (Date.now, the
  * clock Redis's TIME reads on this machine), the steps are a few tens of real ms apart, and the

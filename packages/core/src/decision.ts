@@ -18,7 +18,7 @@ export interface Decision {
   retryAfterMs: number
   /** Present (true) only when the store failed and the fail policy answered. */
   degraded?: true
-  /** A compound limit's members' Decisions, in member order (SEMANTICS.md "Compound"). */
+  /** A compound limit's members' Decisions, in member order (docs/semantics.md "Compound"). */
   parts?: Decision[]
   /** An admitted concurrency decision's lease: pass it to `limiter.release(key, lease)`. */
   lease?: string

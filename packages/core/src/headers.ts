@@ -5,7 +5,7 @@ import { describeValue, TollgateRangeError, TollgateTypeError } from './errors.j
 import { rejectUnknownOptions } from './options.js'
 import { traitsOf } from './traits.js'
 
-/** The IETF RateLimit header drafts tollgate can write (HEADERS.md). */
+/** The IETF RateLimit header drafts tollgate can write (docs/headers.md). */
 export type StandardHeaders = 'draft-6' | 'draft-7' | 'draft-8' | 'draft-11'
 
 /** The `headers` option of both adapters. */
@@ -251,7 +251,7 @@ function pkOf(entry: HeaderEntry): string {
   return pk
 }
 
-/** Fewest remaining wins; on a tie, the longer reset (HEADERS.md, several limits). */
+/** Fewest remaining wins; on a tie, the longer reset (docs/headers.md, several limits). */
 function beats(a: Decision, b: Decision): boolean {
   return a.remaining < b.remaining || (a.remaining === b.remaining && a.resetMs > b.resetMs)
 }

@@ -104,7 +104,7 @@ export interface Limiter {
   /** The Decision limit() would give now, consuming nothing. The fail policy answers as for limit(). */
   peek(key: string, options?: PeekOptions): Promise<Decision>
   /**
-   * Gives back up to `cost` admitted units (SEMANTICS.md "refund"). A TypeError for a concurrency
+   * Gives back up to `cost` admitted units (docs/semantics.md "refund"). A TypeError for a concurrency
    * limiter (use release). Never rejects because of the store: a failure goes to onStoreError.
    */
   refund(key: string, options?: RefundOptions): Promise<void>

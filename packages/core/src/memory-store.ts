@@ -31,7 +31,7 @@ const STRIDE = 3
  * In-process store. A Map from key to slot number, and per slot three doubles of state and two
  * LRU links in typed arrays, interleaved so a decision touches one cache line of each: a tracked
  * key costs its Map entry, its string and 32 bytes, no object per key. Every decision is
- * synchronous and exact per SEMANTICS.md.
+ * synchronous and exact per docs/semantics.md.
  *
  * @example
  * const limiter = createLimiter({ algorithm: fixedWindow({ limit: 10, windowMs: 1000 }),
@@ -44,7 +44,7 @@ export class MemoryStore implements Store {
   private readonly slots = new Map<string, number>()
   private keys: Array<string | undefined> = []
   /**
-   * At `slot * 3`: the clock ms at which the slot's state stops mattering (SEMANTICS.md "Keys
+   * At `slot * 3`: the clock ms at which the slot's state stops mattering (docs/semantics.md "Keys
    * and expiry"; 0 = no state), then the algorithm's numbers A and B (see decideNow). The expiry
    * doubles as the window identity of the window algorithms.
    */

@@ -12,7 +12,7 @@ export interface DecideOptions {
 
 /**
  * A place where rate-limit state lives. A store interprets every algorithm value exactly as
- * SEMANTICS.md says; `@tollgate/core/testing` holds the conformance table to check one. Each
+ * docs/semantics.md says; `@tollgate/core/testing` holds the conformance table to check one. Each
  * algorithm kind keeps its own state per key, each compound member its own (by position), and a
  * block lives beside the state it blocks. `key` is already prefixed by the limiter.
  */
@@ -26,7 +26,7 @@ export interface Store {
   ): Promise<Decision>
   /** Exactly the Decision `decide` would give now, consuming (and expiring) nothing; no lease. */
   peek(key: string, algorithm: Algorithm, cost: number): Promise<Decision>
-  /** Gives back up to `cost` admitted units (SEMANTICS.md "refund"); not for concurrency. */
+  /** Gives back up to `cost` admitted units (docs/semantics.md "refund"); not for concurrency. */
   refund(key: string, algorithm: Algorithm, cost: number): Promise<void>
   /** Denies every decision of `key` for `durationMs` (a compound: the whole compound); a later end wins. */
   block(key: string, algorithm: Algorithm, durationMs: number): Promise<void>

@@ -23,7 +23,7 @@ import { rateLimit as expressRateLimit } from 'express-rate-limit'
 import request from 'supertest'
 import { describe, expect, it } from 'vitest'
 
-const PK_OF_KEY = 'MmM3MGUxMmI3YTA2' // HEADERS.md: key "key"
+const PK_OF_KEY = 'MmM3MGUxMmI3YTA2' // docs/headers.md: key "key"
 const NOW = 1_764_064_740_000 // 2025-11-25T09:59:00Z, so now + 60 s is 1764064800
 
 const hundred = fixedWindow({ limit: 100, windowMs: 60_000 })

@@ -6,12 +6,14 @@ import { describeValue, TollgateTypeError } from '@tollgate/core'
  * types never require ioredis to be installed (it is an optional peer, as node-redis is).
  */
 export interface IoredisClient {
+  /** ioredis `defineCommand`: the scripts run as namespaced commands (EVALSHA, EVAL on NOSCRIPT). */
   defineCommand(name: string, definition: { lua: string; numberOfKeys?: number }): void
 }
 
 /** What tollgate needs of a node-redis v5 `createClient()` or `createCluster()` client. */
 export interface NodeRedisClient {
   readonly isOpen: boolean
+  /** node-redis `sendCommand`: the scripts run as raw EVALSHA / EVAL commands. */
   sendCommand(...args: never[]): Promise<unknown>
 }
 

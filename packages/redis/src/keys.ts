@@ -59,7 +59,7 @@ export function memberKey(
 }
 
 /**
- * The key of a block (SEMANTICS.md, "block") beside the state it blocks: `<state key>:block`
+ * The key of a block (docs/semantics.md, "block") beside the state it blocks: `<state key>:block`
  * (for a compound, `<prefix>{<key>}:c:block`, one block for the whole compound). Its value is
  * the block's end in epoch ms; it expires when the block does.
  *

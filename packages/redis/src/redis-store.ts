@@ -181,7 +181,7 @@ function toCompoundDecision(reply: unknown, members: readonly RateAlgorithm[]): 
   return decision
 }
 
-/** The params a kind's script reads after code, now, cost and n (SEMANTICS.md names). */
+/** The params a kind's script reads after code, now, cost and n (docs/semantics.md names). */
 function rateParams(algorithm: RateAlgorithm, into: Array<string | number>): void {
   switch (algorithm.kind) {
     case 'fixedWindow':
@@ -296,7 +296,7 @@ export class RedisStore implements Store {
     }
   }
 
-  /** Gives back up to `cost` admitted units (SEMANTICS.md, "refund"); not for concurrency. */
+  /** Gives back up to `cost` admitted units (docs/semantics.md, "refund"); not for concurrency. */
   refund(key: string, algorithm: Algorithm, cost: number): Promise<void> {
     try {
       if (algorithm.kind === 'concurrency') {

@@ -10,6 +10,7 @@ import {
 /** A node-redis v5 `createClient()` client, as far as the store relies on it. */
 export interface NodeRedisClient {
   readonly isOpen: boolean
+  /** Sends one raw command. */
   sendCommand(args: readonly string[]): Promise<unknown>
 }
 
@@ -17,7 +18,9 @@ export interface NodeRedisClient {
 export interface NodeRedisCluster {
   readonly isOpen: boolean
   readonly masters: readonly unknown[]
+  /** The client of one master, for SCAN over every master. */
   nodeClient(node: never): unknown
+  /** Sends one raw command to the slot of `firstKey`. */
   sendCommand(
     firstKey: string | undefined,
     isReadonly: boolean | undefined,

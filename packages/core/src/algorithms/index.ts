@@ -31,7 +31,9 @@ export interface Compound {
 /** Every algorithm value a store must interpret. Stores switch on `kind` exhaustively. */
 export type Algorithm = RateAlgorithm | Concurrency | Compound
 
+/** The `kind` of any algorithm value: what stores switch on. */
 export type AlgorithmKind = Algorithm['kind']
+/** The `kind` of a rate algorithm (one that can be a member of a compound limit). */
 export type RateAlgorithmKind = RateAlgorithm['kind']
 
 /** Used by exhaustive switches: a new algorithm kind that a store forgot fails to compile. */

@@ -20,7 +20,9 @@ export interface DenialResponse {
   readonly body: string
 }
 
+/** Content-Type of a JSON denial body. */
 export const JSON_CONTENT_TYPE = 'application/json; charset=utf-8'
+/** Content-Type of a text denial body (the client prefers text/plain or text/html). */
 export const TEXT_CONTENT_TYPE = 'text/plain; charset=utf-8'
 
 const TOO_MANY_JSON = '{"error":"Too Many Requests","retryAfterMs":'

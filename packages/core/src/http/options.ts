@@ -137,6 +137,7 @@ export interface HttpConfig<Req, Handler, Res = unknown> {
   readonly headers: HeadersConfig
   /** `undefined`: the adapter uses the client IP through ipKey(). */
   readonly key: ((req: Req) => string | Promise<string>) | undefined
+  /** The `skip` option: a request it returns true for is neither counted nor limited. */
   readonly skip: ((req: Req) => boolean | Promise<boolean>) | undefined
   /** Set when `cost` is a function. */
   readonly costOf: ((req: Req) => number) | undefined
@@ -152,11 +153,13 @@ export interface HttpConfig<Req, Handler, Res = unknown> {
   readonly closed: boolean
   readonly message: Message<Req>
   readonly shadow: boolean
+  /** The `onDenied` option: called once per denial (or would-be denial in shadow mode). */
   readonly onDenied: ((req: Req, decision: Decision) => void) | undefined
   readonly ipv6Subnet: number | false
   readonly blockDurationMs: number | undefined
   readonly skipFailedRequests: boolean
   readonly skipSuccessfulRequests: boolean
+  /** The `requestWasSuccessful` option; undefined means status < 400. */
   readonly requestWasSuccessful: ((req: Req, res: Res) => boolean | Promise<boolean>) | undefined
   /** An admitted request needs work after its response: a refund rule, or a concurrency lease. */
   readonly settles: boolean

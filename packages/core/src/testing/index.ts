@@ -1,5 +1,5 @@
 /**
- * The conformance table: sequences of `(now, key, cost)` with the Decision SEMANTICS.md prescribes
+ * The conformance table: sequences of `(now, key, cost)` with the Decision docs/semantics.md prescribes
  * for each step, worked out by hand. Every Store must reproduce them exactly; a third-party store
  * can run them with `runConformanceCase`.
  *
@@ -20,6 +20,7 @@ import {
 import type { Decision } from '../decision.js'
 import type { Store } from '../store.js'
 
+/** One step of a conformance case: a decision at `now` and the Decision it must give. */
 export interface ConformanceStep {
   /** The store clock, integer epoch ms, at this step. */
   now: number
@@ -28,6 +29,7 @@ export interface ConformanceStep {
   expect: Decision
 }
 
+/** A named sequence of steps on one algorithm, run against a fresh store. */
 export interface ConformanceCase {
   name: string
   algorithm: Algorithm
@@ -59,6 +61,7 @@ function table(name: string, algorithm: Algorithm, rows: Row[]): ConformanceCase
 }
 
 //                         now    key  cost allowed remaining resetMs retryAfterMs
+/** Every conformance case: what a store must answer to be a tollgate store (docs/semantics.md). */
 export const conformanceCases: ConformanceCase[] = [
   table(
     'fixedWindow: fills a window, denies until its end, starts afresh',

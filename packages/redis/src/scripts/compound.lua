@@ -1,5 +1,5 @@
 -- tollgate compound: a batch of ops on compound limits, run atomically in issue order
--- (SEMANTICS.md, "Compound"). An op is all or nothing over its members: admitted only if every
+-- (docs/semantics.md, "Compound"). An op is all or nothing over its members: admitted only if every
 -- member admits, then every member consumes the cost; otherwise none does.
 --
 -- Per op i (issue order), KEYS and ARGV continue where op i-1's end:

@@ -1,4 +1,4 @@
--- tollgate concurrency: a batch of ops on leases in flight, run atomically in issue order (SEMANTICS.md, concurrency).
+-- tollgate concurrency: a batch of ops on leases in flight, run atomically in issue order (docs/semantics.md, concurrency).
 --
 -- Per op i (issue order), KEYS and ARGV continue where op i-1's end:
 --   KEYS  state key (sorted set: member "<cost>:<lease id>", score expiresAt ms)

@@ -1,4 +1,4 @@
--- tollgate fixedWindow: a batch of ops on fixed windows, run atomically in issue order (SEMANTICS.md, fixedWindow).
+-- tollgate fixedWindow: a batch of ops on fixed windows, run atomically in issue order (docs/semantics.md, fixedWindow).
 --
 -- Per op i (issue order), KEYS and ARGV continue where op i-1's end:
 --   KEYS  state key (hash "<window index>" = count)

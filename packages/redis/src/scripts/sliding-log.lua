@@ -1,4 +1,4 @@
--- tollgate slidingLog: a batch of ops on exact logs, run atomically in issue order (SEMANTICS.md, slidingLog).
+-- tollgate slidingLog: a batch of ops on exact logs, run atomically in issue order (docs/semantics.md, slidingLog).
 --
 -- Per op i (issue order), KEYS and ARGV continue where op i-1's end:
 --   KEYS  state key (list of "<t>:<S>:<base>:<oldest>")

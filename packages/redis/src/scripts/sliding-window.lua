@@ -1,4 +1,4 @@
--- tollgate slidingWindow: a batch of ops on two-window weighted counters, run atomically in issue order (SEMANTICS.md, slidingWindow).
+-- tollgate slidingWindow: a batch of ops on two-window weighted counters, run atomically in issue order (docs/semantics.md, slidingWindow).
 --
 -- Per op i (issue order), KEYS and ARGV continue where op i-1's end:
 --   KEYS  state key (string "<window index>:<curr>:<prev>")

@@ -1,4 +1,4 @@
--- tollgate tokenBucket: a batch of ops on token buckets, run atomically in issue order (SEMANTICS.md, tokenBucket).
+-- tollgate tokenBucket: a batch of ops on token buckets, run atomically in issue order (docs/semantics.md, tokenBucket).
 --
 -- Per op i (issue order), KEYS and ARGV continue where op i-1's end:
 --   KEYS  state key (string "<units of 1/I token>:<ts ms>")

@@ -1,4 +1,4 @@
--- The op loop of the compound script (SEMANTICS.md, "Compound"): all or nothing over the
+-- The op loop of the compound script (docs/semantics.md, "Compound"): all or nothing over the
 -- members, in one call on one slot. Per op, KEYS: the m members' state keys (by position), then
 -- the compound's block key; ARGV: code, now, cost, n, m, then per member its kind code
 -- (fw | sw | sl | tb) and that kind's params. Codes as in ops.lua (no release).

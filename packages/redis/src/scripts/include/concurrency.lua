@@ -1,4 +1,4 @@
--- concurrency (SEMANTICS.md, concurrency): cost units in flight. State: a sorted set of live
+-- concurrency (docs/semantics.md, concurrency): cost units in flight. State: a sorted set of live
 -- leases, member "<cost>:<lease id>" (the lease string the caller holds), score expiresAt
 -- (integer epoch ms); absent = nothing in flight. Params: limit L (cost units in flight),
 -- leaseMs M (ms), then the lease of a decide or release ('' otherwise). The key expires with its last lease (PEXPIRE max(expiresAt) - now).

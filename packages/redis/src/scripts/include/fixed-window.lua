@@ -1,4 +1,4 @@
--- fixedWindow (SEMANTICS.md, fixedWindow). State: a hash with one field, "<window index>" =
+-- fixedWindow (docs/semantics.md, fixedWindow). State: a hash with one field, "<window index>" =
 -- count (cost units admitted in that window; index = floor(now / W)); absent = untouched.
 -- Params: limit L (cost units per window), windowMs W (ms). The key expires at the window's end.
 -- Invariant: the hash holds at most one field, so a state from any other window (earlier, or

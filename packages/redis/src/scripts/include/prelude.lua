@@ -36,7 +36,7 @@ local function reply(limit, allowed, remaining, resetMs, retryAfterMs)
   return { 0, remaining, resetMs, retryAfterMs }
 end
 
--- Blocks (SEMANTICS.md, "block"). A block is a string key beside the state it blocks, in the
+-- Blocks (docs/semantics.md, "block"). A block is a string key beside the state it blocks, in the
 -- same hash-tag slot: its value is blockedUntil (integer epoch ms of the deciding clock), its
 -- PX the block's duration, so it disappears when the block ends and never touches the state.
 local function blockedUntil(key, now)

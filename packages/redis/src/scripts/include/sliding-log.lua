@@ -1,4 +1,4 @@
--- slidingLog (SEMANTICS.md, slidingLog): exact log of admitted requests. A decision costs the
+-- slidingLog (docs/semantics.md, slidingLog): exact log of admitted requests. A decision costs the
 -- same few list operations however long the log is (amortized: every entry is appended once
 -- and dropped once).
 -- State: a list of entries "<t>:<S>:<base>:<oldest>", oldest first; absent = empty log. t =

@@ -1,4 +1,4 @@
--- slidingWindow (SEMANTICS.md, slidingWindow): two-window weighted counter, integers scaled by W.
+-- slidingWindow (docs/semantics.md, slidingWindow): two-window weighted counter, integers scaled by W.
 -- State: a string "<window index>:<curr>:<prev>"; absent = untouched. Params: limit L (cost
 -- units per sliding window), windowMs W (ms). The key expires at start + 2W after an admission
 -- in the window that starts at `start`.

@@ -1,4 +1,4 @@
--- tokenBucket (SEMANTICS.md, tokenBucket). Tokens are kept in integer units of 1/I token, so
+-- tokenBucket (docs/semantics.md, tokenBucket). Tokens are kept in integer units of 1/I token, so
 -- refill is exact: R units per millisecond, no float drift. State: a string "<units>:<ts>"
 -- (ts = integer epoch ms of the last write); absent = a full bucket. Params: capacity C
 -- (tokens), refillRate R (tokens per refillIntervalMs), refillIntervalMs I (ms). The key
