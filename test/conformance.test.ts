@@ -35,7 +35,11 @@ afterAll(async () => {
 
 const stores: Array<[name: string, make: () => Store]> = [
   ['MemoryStore', () => new MemoryStore({ clock })],
-  ['RedisStore', () => new RedisStore({ client, prefix: filePrefix, clock })],
+  ['RedisStore (batched)', () => new RedisStore({ client, prefix: `${filePrefix}b:`, clock })],
+  [
+    'RedisStore (batch: false)',
+    () => new RedisStore({ client, prefix: `${filePrefix}u:`, clock, batch: false }),
+  ],
 ]
 
 describe.each(stores)('conformance table on %s', (_name, make) => {
@@ -46,6 +50,22 @@ describe.each(stores)('conformance table on %s', (_name, make) => {
       const results = await runConformanceCase(store, setNow, c, `case-${index}:`)
       expect(results.map((r) => r.got)).toEqual(results.map((r) => r.step.expect))
       await store.close?.()
+    },
+  )
+})
+
+describe('conformance table issued within one event-loop turn on a batched RedisStore', () => {
+  // Every step is issued before any is awaited: the store reads the clock as each is issued, and
+  // the batch runs them in issue order, so each step still gets the Decision of its own moment.
+  it.each(conformanceCases.map((c, index) => [c.name, c, index] as const))(
+    '%s',
+    async (_caseName, c, index) => {
+      const store = new RedisStore({ client, prefix: `${filePrefix}turn:`, clock })
+      const pending = c.steps.map((step) => {
+        setNow(step.now)
+        return store.decide(`case-${index}:${step.key}`, c.algorithm, step.cost)
+      })
+      expect(await Promise.all(pending)).toEqual(c.steps.map((step) => step.expect))
     },
   )
 })
@@ -90,25 +110,49 @@ describe('MemoryStore and RedisStore agree on random sequences', () => {
     ['tokenBucket', bucket.map(tokenBucket)],
   ]
   let run = 0
+  const modes = [
+    ['awaited one by one, batched', true, false],
+    ['awaited one by one, batch: false', false, false],
+    ['all issued in one event-loop turn, batched', true, true],
+  ] as const
+  const cases = algorithms.flatMap(([kind, arb]) =>
+    modes.map(([mode, batch, oneTurn]) => [kind, mode, arb, batch, oneTurn] as const),
+  )
 
-  it.each(algorithms)(
-    'gives equal decisions for %s at every step (seeded, >= 1000 steps)',
-    async (_kind, algorithmArb) => {
+  it.each(cases)(
+    'gives equal decisions for %s at every step, %s (seeded, >= 1000 steps)',
+    async (_kind, _mode, algorithmArb, batch, oneTurn) => {
       let total = 0
       let denied = 0
       await fc.assert(
         fc.asyncProperty(algorithmArb, start, steps, async (algorithm, startUnits, sequence) => {
           const limit = algorithmLimit(algorithm)
           const memory = new MemoryStore({ clock })
-          const redis = new RedisStore({ client, prefix: `${filePrefix}random-${run++}:`, clock })
+          const redis = new RedisStore({
+            client,
+            prefix: `${filePrefix}random-${run++}:`,
+            clock,
+            batch,
+          })
           // Epoch ms around 2020-2030, so the scripts see realistic 13-digit times.
           now = startUnits * U
+          const steps = sequence.map(({ dt, key, cost: rawCost }) => {
+            now += dt * U
+            return { now, key, cost: 1 + ((rawCost - 1) % limit) }
+          })
+          // In one turn: every call issued (each reading the clock) before any is awaited.
+          const issued = oneTurn
+            ? steps.map((s) => {
+                now = s.now
+                return redis.decide(s.key, algorithm, s.cost)
+              })
+            : undefined
           try {
-            for (const [index, { dt, key, cost: rawCost }] of sequence.entries()) {
-              now += dt * U
-              const cost = 1 + ((rawCost - 1) % limit)
+            for (const [index, { key, cost }] of steps.entries()) {
+              now = steps[index]!.now
               const fromMemory: Decision = await memory.decide(key, algorithm, cost)
-              const fromRedis: Decision = await redis.decide(key, algorithm, cost)
+              const fromRedis: Decision = await (issued?.[index] ??
+                redis.decide(key, algorithm, cost))
               total++
               if (!fromRedis.allowed) denied++
               if (JSON.stringify(fromMemory) !== JSON.stringify(fromRedis)) {

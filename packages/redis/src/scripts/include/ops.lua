@@ -23,7 +23,10 @@ local function look(key, p, now, cost)
   local s = A.read(key, p, now)
   local allowed, remaining, resetMs, retry = A.answer(s, p, now, cost)
   local stateResetMs = resetMs
-  if allowed then remaining, stateResetMs = A.idle(s, p) end
+  if allowed then
+    local _
+    _, stateResetMs = A.idle(s, p)
+  end
   return allowed, remaining, resetMs, retry, stateResetMs
 end
 
