@@ -1,0 +1,251 @@
+/**
+ * Batched script calls (DESIGN.md, "Batched Redis calls"; issue 9) on a redis-server of this
+ * file's own, so INFO commandstats counts only what this file sends: one call per script per
+ * event-loop turn, one TIME per call, each caller its own Decision, a failed batch failing each
+ * caller (and the fail policy answering each), a slow batch never holding the next, recovery
+ * from NOSCRIPT after SCRIPT FLUSH, and odd keys in a batch decided as alone.
+ */
+import {
+  type Algorithm,
+  compound,
+  concurrency,
+  createLimiter,
+  type Decision,
+  fixedWindow,
+  slidingLog,
+  slidingWindow,
+  tokenBucket,
+} from '@tollgate/core'
+import { RedisStore, stateKey } from '@tollgate/redis'
+import { Redis } from 'ioredis'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type RedisServer, startRedisServer } from '../../../test/support/redis-server.js'
+
+let server: RedisServer
+let client: Redis
+let run = 0
+
+/** `INFO commandstats` as { command: calls }, without the stats commands themselves. */
+async function commandCalls(): Promise<Record<string, number>> {
+  const info = await client.info('commandstats')
+  const calls: Record<string, number> = {}
+  for (const match of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) {
+    if (match[1] !== 'info' && match[1] !== 'config|resetstat') calls[match[1]!] = Number(match[2])
+  }
+  return calls
+}
+
+/** Warms the scripts (the first call of each is EVALSHA, NOSCRIPT, EVAL), then zeroes the stats. */
+async function warmAndReset(store: RedisStore, algorithms: Algorithm[]): Promise<void> {
+  for (const algorithm of algorithms) await store.peek('warm', algorithm, 1)
+  await client.config('RESETSTAT')
+}
+
+const fw = fixedWindow({ limit: 3, windowMs: 3_600_000 })
+const all: Algorithm[] = [
+  fw,
+  slidingWindow({ limit: 3, windowMs: 3_600_000 }),
+  slidingLog({ limit: 3, windowMs: 3_600_000 }),
+  tokenBucket({ capacity: 3, refillRate: 1, refillIntervalMs: 3_600_000 }),
+  concurrency({ limit: 3, leaseMs: 3_600_000 }),
+  compound([
+    fixedWindow({ limit: 3, windowMs: 3_600_000 }),
+    slidingLog({ limit: 5, windowMs: 60_000 }),
+  ]),
+]
+
+beforeAll(async () => {
+  server = await startRedisServer()
+  client = new Redis(server.url)
+})
+
+afterAll(async () => {
+  client?.disconnect()
+  await server?.stop()
+})
+
+describe('batched RedisStore', () => {
+  it('sends the 100 decisions of one turn as one EVALSHA with one TIME, each caller its own Decision', async () => {
+    const store = new RedisStore({ client, prefix: `one-turn-${++run}:` })
+    await warmAndReset(store, [fw])
+    // 20 keys, 5 calls each, interleaved: every key admits 3 (remaining 2, 1, 0), then denies.
+    const pending = Array.from({ length: 100 }, (_, i) => store.decide(`k${i % 20}`, fw, 1))
+    const got = await Promise.all(pending)
+    for (let key = 0; key < 20; key++) {
+      const mine = got.filter((_, i) => i % 20 === key)
+      expect(mine.map((x) => [x.allowed, x.remaining])).toEqual([
+        [true, 2],
+        [true, 1],
+        [true, 0],
+        [false, 0],
+        [false, 0],
+      ])
+    }
+    expect(await commandCalls()).toMatchObject({ evalsha: 1, time: 1 })
+  })
+
+  it('sends one call per script when a turn mixes algorithms, peeks, refunds, blocks and releases', async () => {
+    const store = new RedisStore({ client, prefix: `mixed-${++run}:` })
+    await warmAndReset(store, all)
+    const c = all[4]!
+    const held = await store.decide('held', c, 1)
+    await client.config('RESETSTAT')
+    const ops: Array<Promise<unknown>> = []
+    for (const algorithm of all) {
+      ops.push(store.decide('m', algorithm, 1), store.peek('m', algorithm, 1))
+      if (algorithm.kind !== 'concurrency') ops.push(store.refund('m', algorithm, 1))
+      ops.push(store.block('other', algorithm, 1000))
+    }
+    ops.push(store.release('held', c, held.lease!))
+    await Promise.all(ops)
+    const calls = await commandCalls()
+    expect(calls.evalsha).toBe(all.length)
+    expect(calls.time).toBe(all.length)
+  })
+
+  it('batch: false sends one EVALSHA per operation, as it is issued', async () => {
+    const store = new RedisStore({ client, prefix: `unbatched-${++run}:`, batch: false })
+    await warmAndReset(store, [fw])
+    await Promise.all(Array.from({ length: 30 }, (_, i) => store.decide(`k${i % 3}`, fw, 1)))
+    expect(await commandCalls()).toMatchObject({ evalsha: 30, time: 30 })
+  })
+
+  it('answers as one call per operation would, for every algorithm (batched vs batch: false)', async () => {
+    let now = 1_800_000_000_000
+    const clock = () => now
+    const batched = new RedisStore({ client, prefix: `same-b-${++run}:`, clock })
+    const single = new RedisStore({ client, prefix: `same-u-${run}:`, clock, batch: false })
+    for (const algorithm of all) {
+      const issue = (store: RedisStore) =>
+        Array.from({ length: 24 }, (_, i) => {
+          now = 1_800_000_000_000 + i * 997
+          return store.decide(`k${i % 4}`, algorithm, 1 + (i % 2))
+        })
+      const strip = (x: Decision) => ({ ...x, lease: typeof x.lease })
+      const fromBatched = (await Promise.all(issue(batched))).map(strip)
+      const fromSingle: Decision[] = []
+      for (const p of issue(single)) fromSingle.push(await p)
+      expect(fromBatched).toEqual(fromSingle.map(strip))
+    }
+  })
+
+  it("fails every caller of a failed batch, and the limiter's fail policy answers each one", async () => {
+    const prefix = `failing-${++run}:`
+    const store = new RedisStore({ client, prefix })
+    await warmAndReset(store, [fw])
+    // The state of one key is a list: HINCRBY raises WRONGTYPE and the whole script call fails.
+    await client.rpush(`${prefix}{lim:bad}:fw`, 'x')
+    const errors: Array<[unknown, string]> = []
+    const limiter = createLimiter({
+      algorithm: fw,
+      store,
+      prefix: 'lim:',
+      failure: { mode: 'open', timeoutMs: 5000, breaker: false },
+      onStoreError: (error, key) => errors.push([error, key]),
+      denyCache: false,
+    })
+    const keys = ['a', 'b', 'bad', 'c', 'd']
+    const got = await Promise.all(keys.map((k) => limiter.limit(k)))
+    expect(got.every((x) => x.allowed && x.degraded === true)).toBe(true)
+    expect(errors.map(([, key]) => key)).toEqual(keys)
+    expect(String(errors[0]![0])).toMatch(/WRONGTYPE/)
+    expect((await commandCalls()).evalsha).toBe(1)
+    // (Redis does not roll a script back: the ops before the failing one did run, as the ops
+    // of any call whose reply is lost may have.) The next turn is healthy again.
+    await client.del(`${prefix}{lim:bad}:fw`)
+    expect((await limiter.limit('bad')).degraded).toBeUndefined()
+  })
+
+  it('sends the next turn while an earlier batch is still waiting for Redis', async () => {
+    const store = new RedisStore({ client, prefix: `slow-${++run}:` })
+    await warmAndReset(store, [fw])
+    const sent: string[] = []
+    const original = client.sendCommand
+    client.sendCommand = function (this: Redis, ...args: Parameters<Redis['sendCommand']>) {
+      sent.push(args[0].name)
+      return original.apply(this, args)
+    } as typeof client.sendCommand
+    server.freeze()
+    try {
+      const first = store.decide('a', fw, 1)
+      await new Promise((r) => setImmediate(r))
+      const second = store.decide('b', fw, 1)
+      await new Promise((r) => setImmediate(r))
+      // Both calls are on the wire although Redis has answered neither.
+      expect(sent).toEqual(['evalsha', 'evalsha'])
+      server.thaw()
+      expect((await first).allowed).toBe(true)
+      expect((await second).allowed).toBe(true)
+    } finally {
+      server.thaw()
+      client.sendCommand = original
+    }
+  })
+
+  it('recovers from NOSCRIPT when the script cache is flushed right before a batch', async () => {
+    let now = 1_900_000_000_000
+    const store = new RedisStore({ client, prefix: `noscript-${++run}:`, clock: () => now })
+    const reference = new RedisStore({
+      client,
+      prefix: `noscript-ref-${run}:`,
+      clock: () => now,
+      batch: false,
+    })
+    for (const algorithm of all) {
+      await store.decide('k', algorithm, 1)
+      await reference.decide('k', algorithm, 1)
+    }
+    now += 1000
+    // SCRIPT FLUSH goes out before the batch (sent at the end of this turn): every script
+    // answers NOSCRIPT and is sent again with EVAL.
+    const pending = all.flatMap((algorithm) => [
+      store.decide('k', algorithm, 1),
+      store.decide('k', algorithm, 1),
+      store.peek('k', algorithm, 1),
+    ])
+    await client.script('FLUSH')
+    const got = await Promise.all(pending)
+    const expected: Decision[] = []
+    for (const algorithm of all) {
+      expected.push(await reference.decide('k', algorithm, 1))
+      expected.push(await reference.decide('k', algorithm, 1))
+      expected.push(await reference.peek('k', algorithm, 1))
+    }
+    const strip = (x: Decision) => ({ ...x, lease: typeof x.lease })
+    expect(got.map(strip)).toEqual(expected.map(strip))
+  })
+
+  it('decides a key with braces, a newline or 1 KB in a batch with others as it would alone', async () => {
+    let now = 2_000_000_000_000
+    const clock = () => now
+    const batched = new RedisStore({ client, prefix: `odd-b-${++run}:`, clock })
+    const single = new RedisStore({ client, prefix: `odd-u-${run}:`, clock, batch: false })
+    const keys = ['plain', 'a{b}c', '{tag}', '}closed', 'line\nbreak', 'x'.repeat(1024), 'ключ 🔑']
+    for (const algorithm of all) {
+      const issue = (store: RedisStore) =>
+        Array.from({ length: keys.length * 4 }, (_, i) =>
+          store.decide(keys[i % keys.length]!, algorithm, 1),
+        )
+      const strip = (x: Decision) => ({ ...x, lease: typeof x.lease })
+      const fromBatched = (await Promise.all(issue(batched))).map(strip)
+      const fromSingle: Decision[] = []
+      for (const p of issue(single)) fromSingle.push(await p)
+      expect(fromBatched).toEqual(fromSingle.map(strip))
+      // Each key's state is under its own documented key.
+      if (algorithm.kind !== 'compound') {
+        for (const key of keys) {
+          expect(await client.exists(stateKey(`odd-b-${run}:`, key, algorithm.kind))).toBe(1)
+        }
+      }
+      now += 1
+    }
+  })
+
+  it('flushes queued operations before a reset, so issue order holds', async () => {
+    const store = new RedisStore({ client, prefix: `reset-${++run}:` })
+    const first = store.decide('k', fw, 3)
+    const reset = store.reset('k', fw)
+    await Promise.all([first, reset])
+    expect(await store.decide('k', fw, 1)).toMatchObject({ allowed: true, remaining: 2 })
+  })
+})
