@@ -6,12 +6,12 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { createLimiter, type Decision } from '@tollgate/core'
-import { RedisStore } from '@tollgate/redis'
+import { RedisStore, stateKey } from '@tollgate/redis'
 import { Redis } from 'ioredis'
 import { build } from 'tsup'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { luaIncludePlugin } from '../packages/redis/src/scripts/lua-include.js'
-import { concurrencyAlgorithms } from './fixtures/concurrency-algorithms.js'
+import { concurrencyAlgorithms, heldLeases } from './fixtures/concurrency-algorithms.js'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 // Shared server: every key of this file lives under its own prefix.
@@ -82,16 +82,18 @@ describe('RedisStore under concurrency', () => {
   )
 
   it.each(kinds)(
-    'admits exactly 100 in total across 4 processes sharing Redis (%s)',
+    'admits exactly 100 of 4 processes x 500 concurrent calls sharing Redis (%s)',
     async (kind) => {
       const prefix = `${filePrefix}processes:`
       const children: ChildProcess[] = []
-      const results: Array<Promise<{ admitted: number; degraded: number; total: number }>> = []
+      const results: Array<
+        Promise<{ admitted: number; degraded: number; total: number; leases: number }>
+      > = []
       const ready: Array<Promise<void>> = []
       for (let i = 0; i < 4; i++) {
         const child = spawn(
           process.execPath,
-          [childScript, inject('redisUrl'), prefix, kind, '125'],
+          [childScript, inject('redisUrl'), prefix, kind, '500'],
           {
             stdio: ['pipe', 'pipe', 'inherit'],
           },
@@ -116,12 +118,63 @@ describe('RedisStore under concurrency', () => {
         await Promise.all(ready)
         for (const child of children) child.stdin!.write('go\n')
         const outcome = await Promise.all(results)
-        expect(outcome.map((o) => o.total)).toEqual([125, 125, 125, 125])
+        expect(outcome.map((o) => o.total)).toEqual([500, 500, 500, 500])
         expect(outcome.map((o) => o.degraded)).toEqual([0, 0, 0, 0])
         expect(outcome.reduce((sum, o) => sum + o.admitted, 0)).toBe(100)
+        // Only a concurrency limit hands out leases: one per admission.
+        expect(outcome.reduce((sum, o) => sum + o.leases, 0)).toBe(kind === 'concurrency' ? 100 : 0)
       } finally {
         for (const child of children) child.kill()
       }
     },
   )
+
+  it('gives the slots of a killed process back once its leases expire (leaseMs)', async () => {
+    const prefix = `${filePrefix}killed:`
+    const child = spawn(
+      process.execPath,
+      [childScript, inject('redisUrl'), prefix, 'lease-holder', '3'],
+      {
+        stdio: ['pipe', 'pipe', 'inherit'],
+      },
+    )
+    try {
+      const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]()
+      expect((await lines.next()).value).toBe('ready')
+      child.stdin!.write('go\n')
+      expect(JSON.parse(String((await lines.next()).value))).toMatchObject({
+        admitted: 3,
+        leases: 3,
+      })
+    } finally {
+      // A crash: no release, no clean shutdown.
+      child.kill('SIGKILL')
+    }
+    const limiter = createLimiter({
+      algorithm: heldLeases,
+      store: new RedisStore({ client }),
+      prefix,
+      failure: { mode: 'closed', timeoutMs: 15_000 },
+      denyCache: false,
+    })
+    const denied = await limiter.peek('shared')
+    expect(denied).toMatchObject({ allowed: false, remaining: 0 })
+    expect(denied.retryAfterMs).toBeGreaterThan(0)
+    expect(denied.retryAfterMs).toBeLessThanOrEqual(heldLeases.leaseMs)
+    // The key expires with its last lease: poll its PTTL (never longer than leaseMs) until it goes.
+    const key = stateKey('tollgate:', `${prefix}shared`, 'concurrency')
+    const started = Date.now()
+    for (;;) {
+      const ttl = await client.pttl(key)
+      if (ttl === -2) break
+      expect(ttl).toBeGreaterThan(0)
+      expect(ttl).toBeLessThanOrEqual(heldLeases.leaseMs)
+      await new Promise((r) => setTimeout(r, Math.min(ttl, 50)))
+    }
+    expect(Date.now() - started).toBeLessThan(heldLeases.leaseMs + 1000)
+    const again = await limiter.limit('shared')
+    expect(again).toMatchObject({ allowed: true, remaining: 2 })
+    expect(typeof again.lease).toBe('string')
+    await limiter.release('shared', again.lease!)
+  })
 })
