@@ -1,8 +1,16 @@
 import { randomUUID } from 'node:crypto'
-import { type Algorithm, fixedWindow, slidingLog, slidingWindow, tokenBucket } from '@tollgate/core'
+import {
+  type Algorithm,
+  compound,
+  concurrency,
+  fixedWindow,
+  slidingLog,
+  slidingWindow,
+  tokenBucket,
+} from '@tollgate/core'
 import { conformanceCases, runConformanceCase } from '@tollgate/core/testing'
 import { KEY_SUFFIX, RedisStore, stateKey } from '@tollgate/redis'
-import { Cluster } from 'ioredis'
+import { Cluster, Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 
 // The shared test cluster: every key of this file lives under its own prefix.
@@ -112,5 +120,98 @@ describe('RedisStore on a Redis Cluster', () => {
     expect((await store.decide(key, algorithm, 1)).allowed).toBe(false)
     await store.reset(key, algorithm)
     expect(await cluster.exists(stateKey('', key, 'slidingLog'))).toBe(0)
+  })
+
+  it('sends a turn of decisions as one script call per slot, each on its own master', async () => {
+    const split = `${prefix}split:`
+    const store = new RedisStore({ client: cluster, prefix: split, clock: () => 5_000 })
+    const algorithm = fixedWindow({ limit: 2, windowMs: 60_000 })
+    await store.peek('warm', algorithm, 1)
+    // MONITOR each master: the script calls it receives from clients, with their keys.
+    const ports = inject('clusterPorts')
+    const monitors = await Promise.all(ports.map((port) => new Redis(port, '127.0.0.1').monitor()))
+    const seen = ports.map(() => [] as string[][])
+    monitors.forEach((monitor, i) => {
+      monitor.on('monitor', (_time: string, args: string[], source: string) => {
+        if (source !== 'lua') seen[i]!.push(args.map(String))
+      })
+    })
+    try {
+      const keys = userKeys.slice(0, 30)
+      const got = await Promise.all(
+        keys.flatMap((key) => [1, 2, 3].map(() => store.decide(key, algorithm, 1))),
+      )
+      expect(got.map((d) => d.allowed)).toEqual(keys.flatMap(() => [true, true, false]))
+      // A marker on each master, so every MONITOR has caught up with the calls before it.
+      const marker = `marker-${randomUUID()}`
+      await Promise.all(
+        ports.map(async (port) => {
+          const direct = new Redis(port, '127.0.0.1')
+          await direct.echo(marker)
+          direct.disconnect()
+        }),
+      )
+      for (const lines of seen)
+        await expect.poll(() => lines.some((a) => a[1] === marker)).toBe(true)
+      for (const [i, port] of ports.entries()) {
+        const calls = seen[i]!.filter((a) => /^eval(sha)?$/i.test(a[0]!) && a[3]?.startsWith(split))
+        const slots = new Set<number>()
+        for (const key of keys) {
+          const slot = await keyslot(stateKey(split, key, 'fixedWindow'))
+          if (masterOf(slot) === port) slots.add(slot)
+        }
+        // One call per slot, carrying every op of that slot (3 ops per user key, 2 keys per op).
+        expect(calls).toHaveLength(slots.size)
+        const callSlots = await Promise.all(calls.map((a) => keyslot(a[3]!)))
+        expect(new Set(callSlots)).toEqual(slots)
+        for (const call of calls) expect(Number(call[2]) % 6).toBe(0)
+      }
+    } finally {
+      for (const monitor of monitors) monitor.disconnect()
+    }
+  })
+
+  it('decides compounds and concurrency limits exactly on every slot', async () => {
+    let now = 7_000_500
+    const store = new RedisStore({ client: cluster, prefix: `${prefix}cc-cp:`, clock: () => now })
+    const cp = compound([
+      fixedWindow({ limit: 2, windowMs: 1000 }),
+      slidingLog({ limit: 3, windowMs: 60_000 }),
+    ])
+    const cc = concurrency({ limit: 2, leaseMs: 10_000 })
+    const first = await Promise.all(
+      userKeys.flatMap((key) => [
+        store.decide(key, cp, 1),
+        store.decide(key, cp, 1),
+        store.decide(key, cp, 1),
+        store.decide(key, cc, 1),
+        store.decide(key, cc, 1),
+        store.decide(key, cc, 1),
+      ]),
+    )
+    for (let k = 0; k < userKeys.length; k++) {
+      const [a, b, c, l1, l2, l3] = first.slice(k * 6, k * 6 + 6)
+      expect([a, b, c].map((d) => d!.allowed)).toEqual([true, true, false])
+      // The per-second member denied; the log member, untouched by the denial, shows 1 left.
+      expect(c!.parts?.map((p) => [p.allowed, p.remaining])).toEqual([
+        [false, 0],
+        [true, 1],
+      ])
+      expect([l1, l2, l3].map((d) => d!.allowed)).toEqual([true, true, false])
+      expect(l3).toMatchObject({ remaining: 0, retryAfterMs: 10_000 })
+      await store.release(userKeys[k]!, cc, l1!.lease!)
+    }
+    now += 1000
+    const second = await Promise.all(
+      userKeys.flatMap((key) => [store.decide(key, cp, 1), store.decide(key, cc, 1)]),
+    )
+    for (let k = 0; k < userKeys.length; k++) {
+      expect(second[2 * k]).toMatchObject({ allowed: true, remaining: 0 })
+      expect(second[2 * k + 1]).toMatchObject({ allowed: true, remaining: 0 })
+    }
+    await Promise.all(userKeys.flatMap((key) => [store.reset(key, cp), store.reset(key, cc)]))
+    for (const key of userKeys.slice(0, 5)) {
+      expect(await cluster.exists(stateKey(`${prefix}cc-cp:`, key, 'concurrency'))).toBe(0)
+    }
   })
 })
