@@ -33,12 +33,19 @@ end
 local out = {}
 local k, a, argc = 1, 1, #ARGV
 local width = 4 + A.nparams
+-- Consecutive ops of one limiter carry the same params: parse them once (Lua strings are
+-- interned, so comparing them is a pointer compare).
+local p, lastA, lastB, lastC = nil, nil, nil, nil
 while a <= argc do
   local code = ARGV[a]
   local now = clockOf(ARGV[a + 1])
   local cost = tonumber(ARGV[a + 2])
   local n = tonumber(ARGV[a + 3])
-  local p = A.params(ARGV, a + 4)
+  local pa, pb, pc = ARGV[a + 4], ARGV[a + 5], ARGV[a + 6]
+  if pa ~= lastA or pb ~= lastB or pc ~= lastC or A.nparams > 3 then
+    p = A.params(ARGV, a + 4)
+    lastA, lastB, lastC = pa, pb, pc
+  end
   local key, blockKey = KEYS[k], KEYS[k + 1]
   if code == 'd' then
     local untilT = blockedUntil(blockKey, now)

@@ -39,12 +39,17 @@ end
 -- Blocks (docs/semantics.md, "block"). A block is a string key beside the state it blocks, in the
 -- same hash-tag slot: its value is blockedUntil (integer epoch ms of the deciding clock), its
 -- PX the block's duration, so it disappears when the block ends and never touches the state.
+-- Block values read in this call, by key (false = none): a batch with many ops on one key reads
+-- its block once. Sound because nothing else runs during a script and Redis does not expire keys
+-- in the middle of one; setBlock keeps the cache current.
+local blocks = {}
 local function blockedUntil(key, now)
-  local v = redis.call('GET', key)
-  if v then
-    v = tonumber(v)
-    if v > now then return v end
+  local v = blocks[key]
+  if v == nil then
+    v = tonumber(redis.call('GET', key)) or false
+    blocks[key] = v
   end
+  if v and v > now then return v end
   return nil
 end
 
@@ -53,10 +58,15 @@ end
 local function setBlock(key, now, durationMs, unblocked)
   local untilT = now + durationMs
   if not unblocked then
-    local v = redis.call('GET', key)
-    if v and tonumber(v) >= untilT then return end
+    local v = blocks[key]
+    if v == nil then v = tonumber(redis.call('GET', key)) or false end
+    if v and v >= untilT then
+      blocks[key] = v
+      return
+    end
   end
   redis.call('SET', key, format('%d', untilT), 'PX', format('%d', durationMs))
+  blocks[key] = untilT
 end
 
 -- What a blocked key answers: denied, nothing consumed, remaining 0, retryAfterMs = the larger
