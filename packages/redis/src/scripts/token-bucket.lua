@@ -1,7 +1,7 @@
 -- tollgate tokenBucket: a batch of ops on token buckets, run atomically in issue order (docs/semantics.md, tokenBucket).
 --
 -- Per op i (issue order), KEYS and ARGV continue where op i-1's end:
---   KEYS  state key (string "<units of 1/I token>:<ts ms>")
+--   KEYS  state key (string "<units of 1/I token>:<ts ms>:<fullAt ms>")
 --         block key (a string: blockedUntil, integer epoch ms; PX = the block's duration)
 --   ARGV  code   d = decide, p = peek, r = refund, b = block
 --         now    integer epoch ms of an injected test clock, or '' for the server's TIME

@@ -1,8 +1,11 @@
 -- tokenBucket (docs/semantics.md, tokenBucket). Tokens are kept in integer units of 1/I token, so
--- refill is exact: R units per millisecond, no float drift. State: a string "<units>:<ts>"
--- (ts = integer epoch ms of the last write); absent = a full bucket. Params: capacity C
--- (tokens), refillRate R (tokens per refillIntervalMs), refillIntervalMs I (ms). The key
--- expires when the bucket is full again under the capacity of the call that wrote it.
+-- refill is exact: R units per millisecond, no float drift. State: a string
+-- "<units>:<ts>:<fullAt>" (ts = integer epoch ms of the last write, fullAt = when the bucket is
+-- full again under the capacity of the call that wrote it); absent = a full bucket. Params:
+-- capacity C (tokens), refillRate R (tokens per refillIntervalMs), refillIntervalMs I (ms). The
+-- key expires at fullAt; a state read at or after fullAt counts as missing even if Redis has not
+-- expired it yet (an injected clock runs ahead of Redis's), so a missing state is a full bucket
+-- under whatever capacity comes next (docs/semantics.md, per-request limits).
 local tokenBucket = { nparams = 3 }
 
 function tokenBucket.params(a, i)
@@ -13,10 +16,12 @@ function tokenBucket.read(key, p, now)
   local full = p.limit * p.interval
   local units = full
   local state = redis.call('GET', key)
+  local last = state and find(state, ':', find(state, ':', 1, true) + 1, true)
+  if state and last and tonumber(sub(state, last + 1)) <= now then state = nil end
   if state then
     local sep = find(state, ':', 1, true)
     units = tonumber(sub(state, 1, sep - 1))
-    local elapsed = now - tonumber(sub(state, sep + 1))
+    local elapsed = now - tonumber(sub(state, sep + 1, (last or 0) - 1))
     -- Compared before multiplying out, so a long idle time cannot pass 2^53.
     if elapsed > 0 and elapsed >= ceil((full - units) / p.rate) then
       units = full
@@ -48,7 +53,7 @@ end
 local function tokenBucketStore(key, units, full, rate, now)
   local resetMs = ceil((full - units) / rate)
   if resetMs > 0 then
-    redis.call('SET', key, format('%d:%d', units, now), 'PX', resetMs)
+    redis.call('SET', key, format('%d:%d:%d', units, now, now + resetMs), 'PX', resetMs)
   else
     redis.call('DEL', key)
   end
