@@ -2,11 +2,13 @@ import { randomBytes } from 'node:crypto'
 import {
   type Algorithm,
   algorithmLimit,
+  assertAlgorithm,
   assertNever,
   type Clock,
   type DecideOptions,
   type Decision,
   describeValue,
+  MAX_WINDOW_MS,
   type RateAlgorithm,
   type RateAlgorithmKind,
   type Store,
@@ -102,9 +104,6 @@ const MEMBER_CODE = {
 
 /** 2^53: packed replies stay below it, so every number involved is an exact integer. */
 const TWO_POW_53 = 9_007_199_254_740_992
-
-/** Timers cap at 2^31 - 1 ms; so do blocks. */
-const MAX_DURATION_MS = 2_147_483_647
 
 /**
  * Lease ids: 96 random bits per process, then a counter, so no two processes (or stores) ever
@@ -365,6 +364,8 @@ export class RedisStore implements Store {
     cost: number,
     n: number,
   ): Promise<Decision> {
+    // A factory value passes by one WeakSet lookup; a hand-made object is checked field by field.
+    algorithm = assertAlgorithm(algorithm)
     validateCost(algorithm, cost)
     if (algorithm.kind === 'compound') {
       const { members } = algorithm
@@ -397,6 +398,7 @@ export class RedisStore implements Store {
     n: number,
     lease: string,
   ): Call {
+    algorithm = assertAlgorithm(algorithm)
     if (typeof key !== 'string' || key === '') {
       throw new TollgateTypeError(`key must be a non-empty string, got ${describeValue(key)}`)
     }
@@ -440,11 +442,11 @@ export class RedisStore implements Store {
   }
 }
 
-/** A block duration: a positive integer of ms, at most 2^31 - 1. */
+/** A block duration: a positive integer of ms, at most MAX_WINDOW_MS (as MemoryStore takes). */
 function duration(name: string, value: unknown): number {
   const ms = positiveInteger(name, value)
-  if (ms > MAX_DURATION_MS) {
-    throw new TollgateRangeError(`${name} must be at most ${MAX_DURATION_MS} ms, got ${ms}`)
+  if (ms > MAX_WINDOW_MS) {
+    throw new TollgateRangeError(`${name} must be at most ${MAX_WINDOW_MS} ms, got ${ms}`)
   }
   return ms
 }
