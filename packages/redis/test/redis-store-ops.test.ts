@@ -1,7 +1,7 @@
 /**
- * RedisStore's operations beyond decide (SEMANTICS.md, "peek, refund, block", "Compound",
+ * RedisStore's operations beyond decide (docs/semantics.md, "peek, refund, block", "Compound",
  * "concurrency") against the shared redis-server, with an injected clock: the numbers worked out
- * by hand from SEMANTICS.md, the state in Redis read back to show what was (not) written, and
+ * by hand from docs/semantics.md, the state in Redis read back to show what was (not) written, and
  * each TTL read with PTTL right after the step that set it.
  */
 import { randomUUID } from 'node:crypto'
