@@ -33,9 +33,10 @@ export const issue15Mutants = [
   },
   {
     id: 'X3b RedisStore: a clock stepping back drains the token bucket',
-    file: 'packages/redis/src/scripts/token-bucket.lua',
-    find: /if elapsed > 0 then/,
-    replace: 'if elapsed ~= 0 then',
+    file: 'packages/redis/src/scripts/include/token-bucket.lua',
+    file_note: 'every refill guard: a negative elapsed time then subtracts units',
+    find: /\belapsed > 0\b/g,
+    replace: 'elapsed ~= 0',
     tests: [TB],
   },
   {
