@@ -1,9 +1,10 @@
 import { type Algorithm, algorithmLimit } from './algorithms/index.js'
 import type { Decision } from './decision.js'
-import { describeValue, TollgateError, TollgateTypeError } from './errors.js'
+import { describeValue, TollgateError, TollgateRangeError, TollgateTypeError } from './errors.js'
 import {
+  boundedInteger,
+  MAX_TIMER_MS,
   nonNegativeNumber,
-  positiveInteger,
   rejectUnknownOptions,
   requireObject,
 } from './options.js'
@@ -46,8 +47,9 @@ export function parseFailure(value: unknown): ResolvedFailure {
       `failure.mode must be 'open', 'local' or 'closed', got ${describeValue(mode)}`,
     )
   }
+  // Node clamps a timer of 2^31 ms or more to 1 ms: a larger timeout would re-arm every ms.
   const timeoutMs =
-    o.timeoutMs === undefined ? 100 : positiveInteger('failure.timeoutMs', o.timeoutMs)
+    o.timeoutMs === undefined ? 100 : boundedInteger('failure.timeoutMs', o.timeoutMs, MAX_TIMER_MS)
   let breaker: ResolvedFailure['breaker'] = DEFAULT_FAILURE.breaker
   if (o.breaker === false) breaker = false
   else if (o.breaker !== undefined) {
@@ -55,14 +57,27 @@ export function parseFailure(value: unknown): ResolvedFailure {
     rejectUnknownOptions('failure.breaker', b, ['failures', 'cooldownMs'])
     breaker = Object.freeze({
       failures:
-        b.failures === undefined ? 5 : positiveInteger('failure.breaker.failures', b.failures),
-      cooldownMs:
-        b.cooldownMs === undefined
-          ? 1000
-          : nonNegativeNumber('failure.breaker.cooldownMs', b.cooldownMs),
+        b.failures === undefined
+          ? 5
+          : boundedInteger('failure.breaker.failures', b.failures, MAX_BREAKER_FAILURES),
+      cooldownMs: b.cooldownMs === undefined ? 1000 : cooldownOption(b.cooldownMs),
     })
   }
   return Object.freeze({ mode, timeoutMs, breaker })
+}
+
+/** The most consecutive failures a breaker may wait for. */
+export const MAX_BREAKER_FAILURES = 1_000_000
+
+/** A cooldown: 0 to 2^31 - 1 ms (it becomes a Retry-After, and a longer one is no cooldown). */
+function cooldownOption(value: unknown): number {
+  const ms = nonNegativeNumber('failure.breaker.cooldownMs', value)
+  if (ms > MAX_TIMER_MS) {
+    throw new TollgateRangeError(
+      `failure.breaker.cooldownMs must be a non-negative number no larger than ${MAX_TIMER_MS}, got ${describeValue(value)}`,
+    )
+  }
+  return ms
 }
 
 const DEFAULT_FAILURE: ResolvedFailure = Object.freeze({
@@ -84,6 +99,8 @@ export class Breaker {
   constructor(
     private readonly config: ResolvedFailure['breaker'],
     private readonly now: () => number = Date.now,
+    /** Told every transition (the limiter publishes it on `tollgate:breaker`). */
+    private readonly changed?: (state: 'open' | 'half-open' | 'closed') => void,
   ) {}
 
   /** Whether the store may be called now; marks the call as the probe when half-open. */
@@ -91,6 +108,7 @@ export class Breaker {
     if (this.config === false || this.openUntil === 0) return true
     if (this.now() < this.openUntil || this.probing) return false
     this.probing = true
+    this.changed?.('half-open')
     return true
   }
 
@@ -101,16 +119,22 @@ export class Breaker {
 
   success(): void {
     this.consecutive = 0
-    this.openUntil = 0
-    this.probing = false
+    if (this.openUntil !== 0) {
+      this.openUntil = 0
+      this.probing = false
+      this.changed?.('closed')
+    }
   }
 
   failure(): void {
     if (this.config === false) return
     this.consecutive++
     if (this.probing || this.consecutive >= this.config.failures) {
+      const wasOpen = this.openUntil !== 0 && !this.probing
       this.openUntil = this.now() + this.config.cooldownMs
       this.probing = false
+      // A failure while already open (a late answer) restarts the cooldown, not a transition.
+      if (!wasOpen) this.changed?.('open')
     }
   }
 }

@@ -1,12 +1,22 @@
 import {
   type Algorithm,
+  MAX_WINDOW_MS,
   parseAlgorithm,
   type RateAlgorithm,
   validateCost,
+  withLimit,
 } from './algorithms/index.js'
 import type { Decision } from './decision.js'
-import { describeValue, TollgateRangeError, TollgateTypeError } from './errors.js'
-import type { DecisionMode } from './events.js'
+import { describeValue, TollgateError, TollgateRangeError, TollgateTypeError } from './errors.js'
+import {
+  type BreakerEvent,
+  breakerChannel,
+  type DecisionEvent,
+  type DecisionMode,
+  decisionChannel,
+  type StoreErrorEvent,
+  storeErrorChannel,
+} from './events.js'
 import {
   Breaker,
   degradedDecision,
@@ -15,8 +25,9 @@ import {
   type ResolvedFailure,
   timeoutError,
 } from './fail-policy.js'
+import { defaultPolicyName } from './headers.js'
 import { MemoryStore } from './memory-store.js'
-import { optionalFunction, rejectUnknownOptions, requireObject } from './options.js'
+import { boundedInteger, optionalFunction, rejectUnknownOptions, requireObject } from './options.js'
 import type { Store } from './store.js'
 import { traitsOf } from './traits.js'
 
@@ -42,9 +53,12 @@ export interface LimiterOptions {
   /** Called for every failed store call (error, then the key without prefix). @default undefined */
   onStoreError?: (error: unknown, key: string) => void
   /**
-   * Remember denials locally: a key denied until T for a cost is answered in-process until T,
-   * without a store call. Exact (a denial cannot end early unless someone resets the key, and
-   * `reset()` through this limiter clears it). On by default for every store but MemoryStore.
+   * Remember denials locally: a key denied until T for a cost (and per-request limit) is answered
+   * in-process until T, without a store call, with exactly the numbers the store would give: only
+   * denials whose numbers stay exact while they last are kept (any cost on a fixed window, cost 1
+   * on the other rate algorithms; never concurrency or compound), and this limiter's own
+   * admissions, refunds, blocks and resets drop the entry. On by default for every store but
+   * MemoryStore.
    * @default true (false for a MemoryStore)
    */
   denyCache?: boolean
@@ -133,12 +147,28 @@ const LIMITER_OPTIONS: readonly string[] = Object.keys(LIMITER_OPTION_NAMES)
 
 /** Bound of the deny cache; oldest entries go first when it is full. */
 const DENY_CACHE_MAX = 100_000
+/** Bound of the per-request-limit algorithm values kept per limiter (cleared when full). */
+const LIMITED_MAX = 256
+
+/** What a store call in flight was for. */
+const DECIDE = 0
+const PEEK = 1
+const REFUND = 2
+const BLOCK = 3
+const RELEASE = 4
+type Op = typeof DECIDE | typeof PEEK | typeof REFUND | typeof BLOCK | typeof RELEASE
 
 interface PendingCall {
-  resolve: (decision: Decision) => void
+  op: Op
+  resolve: (value: Decision | undefined) => void
   key: string
   storeKey: string
+  /** The algorithm sent (a per-request limit's value, or the limiter's). */
+  algorithm: Algorithm
   cost: number
+  /** The per-request limit, 0 for the algorithm's own (a deny cache entry is kept per limit). */
+  limit: number
+  mode: DecisionMode
   /** The deny cache's clock when the call was sent. */
   sentAt: number
   /** Date.now() value after which the fail policy answers instead of the store; 0 once answered. */
@@ -150,6 +180,7 @@ interface PendingCall {
 interface DenyEntry {
   until: number
   cost: number
+  limit: number
   at: number
   decision: Decision
 }
@@ -178,6 +209,17 @@ export function createLimiter(options: LimiterOptions): Limiter {
   return new LimiterImpl(o as unknown as LimiterOptions)
 }
 
+const STORE_METHODS = ['decide', 'peek', 'refund', 'block', 'release', 'reset'] as const
+
+/** The parsed options of one limit()/peek() call, or the error to reject with. */
+interface CallArgs {
+  algorithm: Algorithm
+  cost: number
+  limit: number
+  blockDurationMs: number
+  mode: DecisionMode
+}
+
 class LimiterImpl implements Limiter {
   readonly algorithm: Algorithm
   readonly name: string | undefined
@@ -199,19 +241,31 @@ class LimiterImpl implements Limiter {
   private oldest: PendingCall | undefined
   private newest: PendingCall | undefined
   private timer: NodeJS.Timeout | undefined
+  /** withLimit() values by per-request limit, so a paid tier costs no allocation per request. */
+  private readonly limited = new Map<number, Algorithm>()
+  private eventName: string | undefined
+  /** The arguments of a call without options. */
+  private readonly args: CallArgs
+  /** parse()'s result, overwritten by each call with options (see parse()). */
+  private readonly scratch: CallArgs
 
   constructor(o: LimiterOptions) {
     this.algorithm = parseAlgorithm(o.algorithm)
-    if (
-      o.store !== undefined &&
-      (typeof o.store !== 'object' ||
-        o.store === null ||
-        typeof o.store.decide !== 'function' ||
-        typeof o.store.reset !== 'function')
-    ) {
-      throw new TollgateTypeError(
-        `store must implement decide() and reset() (the Store interface), got ${describeValue(o.store)}`,
-      )
+    if (o.store !== undefined) {
+      const store = o.store as unknown as Record<string, unknown> | null
+      const missing =
+        typeof store !== 'object' || store === null
+          ? 'decide'
+          : STORE_METHODS.find((m) => typeof store[m] !== 'function')
+      if (missing !== undefined) {
+        throw new TollgateTypeError(
+          `store must implement ${STORE_METHODS.join(', ')} (the Store interface), got ${
+            typeof store === 'object' && store !== null
+              ? `an object without ${missing}()`
+              : describeValue(store)
+          }`,
+        )
+      }
     }
     if (o.name !== undefined && (typeof o.name !== 'string' || o.name.length === 0)) {
       throw new TollgateTypeError(`name must be a non-empty string, got ${describeValue(o.name)}`)
@@ -239,9 +293,21 @@ class LimiterImpl implements Limiter {
     this.storeClock = typeof storeClock === 'function' ? (storeClock as () => number) : undefined
     // The breaker's cooldown runs on the store's injected clock too, so a test moves it on
     // instead of waiting cooldownMs of real time (timeouts stay on real time).
-    this.breaker = new Breaker(this.failure.breaker, this.storeClock ?? Date.now)
+    this.breaker = new Breaker(
+      this.failure.breaker,
+      this.storeClock ?? Date.now,
+      this.breakerChanged,
+    )
     const denyCache = o.denyCache ?? this.memory === undefined
     this.denied = denyCache ? new Map() : undefined
+    this.args = Object.freeze({
+      algorithm: this.algorithm,
+      cost: 1,
+      limit: 0,
+      blockDurationMs: 0,
+      mode: 'enforce',
+    })
+    this.scratch = { ...this.args }
   }
 
   limit(key: string, options?: LimitOptions): Promise<Decision> {
@@ -254,72 +320,332 @@ class LimiterImpl implements Limiter {
    * pipeline's fast path. Errors still come back as a rejected promise, never thrown.
    */
   [LIMIT_NOW](key: string, options?: LimitOptions): Decision | Promise<Decision> {
-    if (typeof key !== 'string') {
-      return Promise.reject(
-        new TollgateTypeError(`key must be a non-empty string, got ${describeValue(key)}`),
-      )
+    const bad = checkKey(key)
+    if (bad !== undefined) return Promise.reject(bad)
+    let args = this.args
+    if (options !== undefined) {
+      const parsed = this.parse(options, true)
+      if (parsed instanceof Error) return Promise.reject(parsed)
+      args = parsed
     }
-    if (key.length === 0) {
-      return Promise.reject(new TollgateRangeError('key must be a non-empty string, got ""'))
-    }
-    let cost = 1
-    if (options !== undefined && options.cost !== undefined && options.cost !== 1) {
+    const storeKey = this.prefix + key
+    let decision: Decision
+    if (this.memory !== undefined) {
       try {
-        cost = validateCost(this.algorithm, options.cost)
+        decision = this.memory.decideNow(storeKey, args.algorithm, args.cost, args.blockDurationMs)
       } catch (error) {
-        return Promise.reject(error)
+        decision = this.failed(error, key, storeKey, args.algorithm, args.cost, DECIDE)
       }
+      this.report(key, decision, args.mode)
+      return decision
+    }
+    const hit = this.cached(storeKey, args)
+    if (hit !== undefined) {
+      this.report(key, hit, args.mode)
+      return hit
+    }
+    if (!this.breaker.admit()) {
+      decision = this.degraded(storeKey, args.algorithm, args.cost, DECIDE)
+      this.report(key, decision, args.mode)
+      return decision
+    }
+    return this.callStore(DECIDE, key, storeKey, args) as Promise<Decision>
+  }
+
+  peek(key: string, options?: PeekOptions): Promise<Decision> {
+    const bad = checkKey(key)
+    if (bad !== undefined) return Promise.reject(bad)
+    let args = this.args
+    if (options !== undefined) {
+      const parsed = this.parse(options, false)
+      if (parsed instanceof Error) return Promise.reject(parsed)
+      args = parsed
     }
     const storeKey = this.prefix + key
     if (this.memory !== undefined) {
       try {
-        return this.memory.decideNow(storeKey, this.algorithm, cost)
+        return Promise.resolve(this.memory.peekNow(storeKey, args.algorithm, args.cost))
       } catch (error) {
-        return this.failed(error, key, storeKey, cost)
+        return Promise.resolve(this.failed(error, key, storeKey, args.algorithm, args.cost, PEEK))
       }
     }
-    if (this.denied !== undefined) {
-      const hit = this.denied.get(storeKey)
-      if (hit !== undefined) {
-        const now = this.storeClock === undefined ? Date.now() : this.storeClock()
-        if (now < hit.until && hit.cost === cost) return cachedDenial(hit, now)
-        if (now >= hit.until) this.denied.delete(storeKey)
-      }
+    const hit = this.cached(storeKey, args)
+    if (hit !== undefined) return Promise.resolve(hit)
+    if (!this.breaker.admit()) {
+      return Promise.resolve(this.degraded(storeKey, args.algorithm, args.cost, PEEK))
     }
-    if (!this.breaker.admit()) return this.degraded(storeKey, cost)
-    return this.callStore(key, storeKey, cost)
+    return this.callStore(PEEK, key, storeKey, args) as Promise<Decision>
   }
 
-  private callStore(key: string, storeKey: string, cost: number): Promise<Decision> {
+  refund(key: string, options?: RefundOptions): Promise<void> {
+    const bad = checkKey(key)
+    if (bad !== undefined) return Promise.reject(bad)
+    if (this.algorithm.kind === 'concurrency') {
+      return Promise.reject(
+        new TollgateTypeError(
+          'refund() is not for a concurrency limiter: release(key, lease) frees its slot',
+        ),
+      )
+    }
+    let cost = 1
+    if (options !== undefined) {
+      if (typeof options !== 'object' || options === null) {
+        return Promise.reject(optionsError(options))
+      }
+      if (options.cost !== undefined) {
+        try {
+          cost = validateCost(this.algorithm, options.cost)
+        } catch (error) {
+          return Promise.reject(error)
+        }
+      }
+    }
+    return this.sideCall(REFUND, key, cost, undefined)
+  }
+
+  block(key: string, durationMs: number): Promise<void> {
+    const bad = checkKey(key)
+    if (bad !== undefined) return Promise.reject(bad)
+    try {
+      boundedInteger('durationMs', durationMs, MAX_WINDOW_MS)
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    return this.sideCall(BLOCK, key, durationMs, undefined)
+  }
+
+  release(key: string, lease: string): Promise<void> {
+    const bad = checkKey(key)
+    if (bad !== undefined) return Promise.reject(bad)
+    if (this.algorithm.kind !== 'concurrency') {
+      return Promise.reject(
+        new TollgateTypeError(
+          `release() is only for a concurrency limiter, this one is ${this.algorithm.kind}`,
+        ),
+      )
+    }
+    if (typeof lease !== 'string' || lease.length === 0) {
+      return Promise.reject(
+        new TollgateTypeError(`lease must be a non-empty string, got ${describeValue(lease)}`),
+      )
+    }
+    // A lease the fail policy's local store gave out lives there (ids never collide across stores).
+    this.localStore?.releaseNow(this.prefix + key, this.algorithm, lease)
+    return this.sideCall(RELEASE, key, 0, lease)
+  }
+
+  async reset(key: string): Promise<void> {
+    if (typeof key !== 'string' || key.length === 0) {
+      throw new TollgateTypeError(`key must be a non-empty string, got ${describeValue(key)}`)
+    }
+    const storeKey = this.prefix + key
+    this.denied?.delete(storeKey)
+    this.localStore?.resetNow(storeKey, this.algorithm)
+    await this.store.reset(storeKey, this.algorithm)
+  }
+
+  /**
+   * Validates one call's options into a scratch object (read synchronously, then copied into the
+   * call in flight, so one per limiter is enough); an Error (to reject with) when one is bad.
+   */
+  private parse(options: LimitOptions, decide: boolean): CallArgs | Error {
+    if (typeof options !== 'object' || options === null) return optionsError(options)
+    try {
+      const args = this.scratch
+      args.algorithm = this.algorithm
+      args.limit = 0
+      if (options.limit !== undefined) {
+        args.algorithm = this.withLimit(options.limit)
+        args.limit = options.limit
+      }
+      args.cost = options.cost === undefined ? 1 : validateCost(args.algorithm, options.cost)
+      args.blockDurationMs = 0
+      args.mode = 'enforce'
+      if (decide) {
+        if (options.blockDurationMs !== undefined) {
+          args.blockDurationMs = boundedInteger(
+            'blockDurationMs',
+            options.blockDurationMs,
+            MAX_WINDOW_MS,
+          )
+        }
+        if (options.mode !== undefined) {
+          if (options.mode !== 'enforce' && options.mode !== 'shadow') {
+            throw new TollgateTypeError(
+              `mode must be 'enforce' or 'shadow', got ${describeValue(options.mode)}`,
+            )
+          }
+          args.mode = options.mode
+        }
+      }
+      return args
+    } catch (error) {
+      return error as Error
+    }
+  }
+
+  private withLimit(limit: unknown): Algorithm {
+    const known = typeof limit === 'number' ? this.limited.get(limit) : undefined
+    if (known !== undefined) return known
+    if (this.algorithm.kind === 'compound') {
+      throw new TollgateTypeError(
+        'limit cannot be set per request on a compound limiter (each member has its own limit)',
+      )
+    }
+    const algorithm = withLimit(this.algorithm, limit as number)
+    if (this.limited.size >= LIMITED_MAX) this.limited.clear()
+    this.limited.set(limit as number, algorithm)
+    return algorithm
+  }
+
+  /** An exact answer from the deny cache, or undefined (SEMANTICS.md numbers, aged exactly). */
+  private cached(storeKey: string, args: CallArgs): Decision | undefined {
+    if (this.denied === undefined) return undefined
+    const hit = this.denied.get(storeKey)
+    if (hit === undefined) return undefined
+    const now = this.storeClock === undefined ? Date.now() : this.storeClock()
+    if (now >= hit.until) {
+      this.denied.delete(storeKey)
+      return undefined
+    }
+    if (hit.cost !== args.cost || hit.limit !== args.limit || now < hit.at) return undefined
+    const d = hit.decision
+    return {
+      allowed: false,
+      limit: d.limit,
+      remaining: d.remaining,
+      resetMs: Math.max(0, d.resetMs - (now - hit.at)),
+      retryAfterMs: hit.until - now,
+    }
+  }
+
+  private callStore(
+    op: Op,
+    key: string,
+    storeKey: string,
+    args: CallArgs,
+  ): Promise<Decision | undefined> {
     const sentAt = Date.now()
     const storeClock = this.storeClock
-    return new Promise<Decision>((resolve) => {
+    return new Promise<Decision | undefined>((resolve) => {
+      let pending: unknown
+      try {
+        pending =
+          op === DECIDE
+            ? args.blockDurationMs === 0
+              ? this.store.decide(storeKey, args.algorithm, args.cost)
+              : this.store.decide(storeKey, args.algorithm, args.cost, {
+                  blockDurationMs: args.blockDurationMs,
+                })
+            : this.store.peek(storeKey, args.algorithm, args.cost)
+      } catch (error) {
+        pending = Promise.reject(error)
+      }
+      if (!isThenable(pending)) {
+        // Not a promise: a store failure, answered now (no timer armed, so no timeout later).
+        const d = this.failed(
+          notAPromise(op, pending),
+          key,
+          storeKey,
+          args.algorithm,
+          args.cost,
+          op,
+        )
+        if (op === DECIDE) this.report(key, d, args.mode)
+        resolve(d)
+        return
+      }
       const call: PendingCall = {
+        op,
         resolve,
         key,
         storeKey,
-        cost,
+        algorithm: args.algorithm,
+        cost: args.cost,
+        limit: args.limit,
+        mode: args.mode,
         sentAt: storeClock === undefined ? sentAt : storeClock(),
         deadline: sentAt + this.failure.timeoutMs,
         prev: this.newest,
         next: undefined,
       }
-      let pending: Promise<Decision>
+      this.enqueue(call)
+      subscribe(
+        pending,
+        (value) => this.answered(call, value),
+        (error) => this.storeFailed(call, error),
+      )
+    })
+  }
+
+  /**
+   * refund/block/release: through the timeout and error reporting of every store call, but they
+   * resolve (never reject) whatever the store does; the breaker counts their outcome.
+   */
+  private sideCall(op: Op, key: string, amount: number, lease: string | undefined): Promise<void> {
+    const storeKey = this.prefix + key
+    const algorithm = this.algorithm
+    this.denied?.delete(storeKey)
+    if (op === BLOCK) this.localStore?.blockNow(storeKey, algorithm, amount)
+    const memory = this.memory
+    if (memory !== undefined) {
       try {
-        pending = this.store.decide(storeKey, this.algorithm, cost)
+        if (op === REFUND) memory.refundNow(storeKey, algorithm, amount)
+        else if (op === BLOCK) memory.blockNow(storeKey, algorithm, amount)
+        else memory.releaseNow(storeKey, algorithm, lease!)
+      } catch (error) {
+        this.reportError(error, key)
+      }
+      return Promise.resolve()
+    }
+    return new Promise<void>((resolve) => {
+      let pending: unknown
+      try {
+        pending =
+          op === REFUND
+            ? this.store.refund(storeKey, algorithm, amount)
+            : op === BLOCK
+              ? this.store.block(storeKey, algorithm, amount)
+              : this.store.release(storeKey, algorithm, lease!)
       } catch (error) {
         pending = Promise.reject(error)
       }
-      // Append: every call has the same timeoutMs, so the list stays in deadline order.
-      if (this.newest === undefined) this.oldest = call
-      else this.newest.next = call
-      this.newest = call
-      if (this.timer === undefined) this.arm()
-      pending.then(
-        (decision) => this.answered(call, decision),
-        (error: unknown) => this.storeFailed(call, error),
+      if (!isThenable(pending)) {
+        this.breaker.failure()
+        this.reportError(notAPromise(op, pending), key)
+        resolve()
+        return
+      }
+      const sentAt = Date.now()
+      const call: PendingCall = {
+        op,
+        resolve: () => resolve(),
+        key,
+        storeKey,
+        algorithm,
+        cost: amount,
+        limit: 0,
+        mode: 'enforce',
+        sentAt,
+        deadline: sentAt + this.failure.timeoutMs,
+        prev: this.newest,
+        next: undefined,
+      }
+      this.enqueue(call)
+      subscribe(
+        pending,
+        (value) => this.answered(call, value),
+        (error) => this.storeFailed(call, error),
       )
     })
+  }
+
+  private enqueue(call: PendingCall): void {
+    // Append: every call has the same timeoutMs, so the list stays in deadline order.
+    if (this.newest === undefined) this.oldest = call
+    else this.newest.next = call
+    this.newest = call
+    if (this.timer === undefined) this.arm()
   }
 
   /** Takes a call out of the in-flight list; false when it was answered already. */
@@ -334,20 +660,54 @@ class LimiterImpl implements Limiter {
     return true
   }
 
-  private answered(call: PendingCall, decision: Decision): void {
+  private answered(call: PendingCall, value: unknown): void {
     // Too late: the fail policy already answered this request.
     if (!this.settle(call)) return
-    this.breaker.success()
-    if (!decision.allowed && this.denied !== undefined && decision.retryAfterMs > 0) {
-      this.remember(call.storeKey, call.cost, call.sentAt, decision)
+    if (call.op >= REFUND) {
+      this.breaker.success()
+      call.resolve(undefined)
+      return
     }
+    const problem = replyProblem(value, call.algorithm)
+    if (problem !== undefined) {
+      const error = new TollgateError(
+        'ERR_TOLLGATE_STORE_REPLY',
+        `tollgate: the store's ${call.op === DECIDE ? 'decide' : 'peek'}() answered ${problem}, not a Decision`,
+      )
+      this.answerFailed(call, error)
+      return
+    }
+    const decision = value as Decision
+    this.breaker.success()
+    const denied = this.denied
+    if (denied !== undefined) {
+      if (decision.allowed) {
+        // This limiter's own admission changes the state a cached denial was computed from.
+        if (call.op === DECIDE) denied.delete(call.storeKey)
+      } else if (decision.retryAfterMs > 0 && exactWhileDenied(call.algorithm, call.cost)) {
+        this.remember(call, decision)
+      }
+    }
+    if (call.op === DECIDE) this.report(call.key, decision, call.mode)
     call.resolve(decision)
   }
 
   private storeFailed(call: PendingCall, error: unknown): void {
     // A late failure does not count twice: the timeout already reported this call.
     if (!this.settle(call)) return
-    call.resolve(this.failed(error, call.key, call.storeKey, call.cost))
+    this.answerFailed(call, error)
+  }
+
+  private answerFailed(call: PendingCall, error: unknown): void {
+    if (call.op >= REFUND) {
+      this.breaker.failure()
+      this.reportError(error, call.key)
+      call.resolve(undefined)
+      return
+    }
+    const d = this.failed(error, call.key, call.storeKey, call.algorithm, call.cost, call.op)
+    if (call.op === DECIDE) this.report(call.key, d, call.mode)
+    call.resolve(d)
   }
 
   /**
@@ -365,16 +725,14 @@ class LimiterImpl implements Limiter {
     const now = Date.now()
     for (let call = this.oldest; call !== undefined && call.deadline <= now; call = this.oldest) {
       this.settle(call)
-      call.resolve(
-        this.failed(timeoutError(this.failure.timeoutMs), call.key, call.storeKey, call.cost),
-      )
+      this.answerFailed(call, timeoutError(this.failure.timeoutMs))
     }
     this.arm()
   }
 
-  private remember(storeKey: string, cost: number, sentAt: number, decision: Decision): void {
+  private remember(call: PendingCall, decision: Decision): void {
     const denied = this.denied!
-    if (denied.size >= DENY_CACHE_MAX) {
+    if (denied.size >= DENY_CACHE_MAX && !denied.has(call.storeKey)) {
       // A Map iterates in insertion order: the first entry is the oldest.
       for (const [oldest] of denied) {
         denied.delete(oldest)
@@ -382,11 +740,29 @@ class LimiterImpl implements Limiter {
       }
     }
     // Measured from when the request was sent, so local time never denies past the store's T.
-    denied.set(storeKey, { until: sentAt + decision.retryAfterMs, cost, at: sentAt, decision })
+    denied.set(call.storeKey, {
+      until: call.sentAt + decision.retryAfterMs,
+      cost: call.cost,
+      limit: call.limit,
+      at: call.sentAt,
+      decision,
+    })
   }
 
-  private failed(error: unknown, key: string, storeKey: string, cost: number): Decision {
+  private failed(
+    error: unknown,
+    key: string,
+    storeKey: string,
+    algorithm: Algorithm,
+    cost: number,
+    op: Op,
+  ): Decision {
     this.breaker.failure()
+    this.reportError(error, key)
+    return this.degraded(storeKey, algorithm, cost, op)
+  }
+
+  private reportError(error: unknown, key: string): void {
     if (this.onStoreError !== undefined) {
       try {
         this.onStoreError(error, key)
@@ -394,55 +770,142 @@ class LimiterImpl implements Limiter {
         // A throwing error hook must not turn a degraded answer into a crash.
       }
     }
-    return this.degraded(storeKey, cost)
+    if (storeErrorChannel.hasSubscribers) {
+      storeErrorChannel.publish({ name: this.policyName(), key, error } satisfies StoreErrorEvent)
+    }
   }
 
-  private degraded(storeKey: string, cost: number): Decision {
+  private report(key: string, decision: Decision, mode: DecisionMode): void {
+    if (decisionChannel.hasSubscribers) {
+      decisionChannel.publish({
+        name: this.policyName(),
+        key,
+        decision,
+        mode,
+      } satisfies DecisionEvent)
+    }
+  }
+
+  private readonly breakerChanged = (state: BreakerEvent['state']): void => {
+    if (breakerChannel.hasSubscribers) {
+      breakerChannel.publish({ name: this.policyName(), state } satisfies BreakerEvent)
+    }
+  }
+
+  /** The `name` of events: the limiter's name, else its default policy name ('100-in-60s'). */
+  private policyName(): string {
+    this.eventName ??= this.name ?? defaultPolicyName(this.algorithm)
+    return this.eventName
+  }
+
+  private degraded(storeKey: string, algorithm: Algorithm, cost: number, op: Op): Decision {
     if (this.failure.mode === 'local') {
       this.localStore ??= new MemoryStore()
-      const decision = this.localStore.decideNow(storeKey, this.algorithm, cost)
+      const decision =
+        op === DECIDE
+          ? this.localStore.decideNow(storeKey, algorithm, cost)
+          : this.localStore.peekNow(storeKey, algorithm, cost)
       decision.degraded = true
       return decision
     }
-    return degradedDecision(this.algorithm, this.failure)
-  }
-
-  async peek(key: string, options?: PeekOptions): Promise<Decision> {
-    return this.store.peek(this.prefix + key, this.algorithm, options?.cost ?? 1)
-  }
-
-  async refund(key: string, options?: RefundOptions): Promise<void> {
-    await this.store.refund(this.prefix + key, this.algorithm, options?.cost ?? 1)
-  }
-
-  async block(key: string, durationMs: number): Promise<void> {
-    await this.store.block(this.prefix + key, this.algorithm, durationMs)
-  }
-
-  async release(key: string, lease: string): Promise<void> {
-    await this.store.release(this.prefix + key, this.algorithm, lease)
-  }
-
-  async reset(key: string): Promise<void> {
-    if (typeof key !== 'string' || key.length === 0) {
-      throw new TollgateTypeError(`key must be a non-empty string, got ${describeValue(key)}`)
-    }
-    const storeKey = this.prefix + key
-    this.denied?.delete(storeKey)
-    this.localStore?.reset(storeKey)
-    await this.store.reset(storeKey, this.algorithm)
+    return degradedDecision(algorithm, this.failure)
   }
 }
 
-function cachedDenial(hit: DenyEntry, now: number): Decision {
-  const elapsed = now - hit.at
-  const d = hit.decision
-  return {
-    allowed: false,
-    limit: d.limit,
-    // A cost-1 denial leaves nothing admissible until T; larger costs keep the store's figure.
-    remaining: hit.cost === 1 ? 0 : d.remaining,
-    resetMs: Math.max(0, d.resetMs - elapsed),
-    retryAfterMs: hit.until - now,
+function checkKey(key: unknown): Error | undefined {
+  if (typeof key !== 'string') {
+    return new TollgateTypeError(`key must be a non-empty string, got ${describeValue(key)}`)
+  }
+  if (key.length === 0) return new TollgateRangeError('key must be a non-empty string, got ""')
+  return undefined
+}
+
+function optionsError(options: unknown): TollgateTypeError {
+  return new TollgateTypeError(`options must be an object, got ${describeValue(options)}`)
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    (typeof value === 'object' || typeof value === 'function') &&
+    value !== null &&
+    typeof (value as { then?: unknown }).then === 'function'
+  )
+}
+
+/** Attaches both handlers; a thenable whose then() throws counts as a rejection. */
+function subscribe(
+  pending: PromiseLike<unknown>,
+  onValue: (value: unknown) => void,
+  onError: (error: unknown) => void,
+): void {
+  try {
+    pending.then(onValue, onError)
+  } catch (error) {
+    onError(error)
+  }
+}
+
+const OP_NAMES = ['decide', 'peek', 'refund', 'block', 'release'] as const
+
+function notAPromise(op: Op, value: unknown): TollgateError {
+  return new TollgateError(
+    'ERR_TOLLGATE_STORE_REPLY',
+    `tollgate: the store's ${OP_NAMES[op]}() returned ${describeValue(value)}, not a promise`,
+  )
+}
+
+function isCount(value: unknown): boolean {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0
+}
+
+/**
+ * Why a store's reply is not a Decision for `algorithm` (undefined when it is one): a bad reply is
+ * a store failure, answered by the fail policy (issue 14 item 1), never a crash or a NaN header.
+ */
+function replyProblem(value: unknown, algorithm: Algorithm): string | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return describeValue(value)
+  }
+  const d = value as Record<string, unknown>
+  if (typeof d.allowed !== 'boolean') return `allowed ${describeValue(d.allowed)}`
+  if (!isCount(d.limit) || d.limit === 0) return `limit ${describeValue(d.limit)}`
+  if (!isCount(d.remaining)) return `remaining ${describeValue(d.remaining)}`
+  if (!isCount(d.resetMs)) return `resetMs ${describeValue(d.resetMs)}`
+  if (!isCount(d.retryAfterMs)) return `retryAfterMs ${describeValue(d.retryAfterMs)}`
+  if (algorithm.kind === 'compound') {
+    const parts = d.parts
+    if (!Array.isArray(parts) || parts.length !== algorithm.members.length) {
+      return `parts ${describeValue(parts)} for ${algorithm.members.length} members`
+    }
+    for (let i = 0; i < parts.length; i++) {
+      const problem = replyProblem(parts[i], algorithm.members[i]!)
+      if (problem !== undefined) return `parts[${i}] ${problem}`
+    }
+  } else if (algorithm.kind === 'concurrency' && d.allowed === true) {
+    if (typeof d.lease !== 'string' || d.lease.length === 0) {
+      return `an admission with lease ${describeValue(d.lease)}`
+    }
+  }
+  return undefined
+}
+
+/**
+ * Whether a denial's numbers stay exact while it lasts, aged by the clock alone (if nothing else
+ * arrives): `remaining` constant, `resetMs` and `retryAfterMs` falling one per millisecond. A
+ * fixed window's count does not move within its window, so any cost. A cost-1 denial leaves 0
+ * admissible until it ends in every rate algorithm, and the reset falls linearly; a larger cost
+ * on a sliding or refilling state would see `remaining` grow before the denial ends. Concurrency
+ * denials end whenever another process releases, and compounds mix these, so neither is cached.
+ */
+function exactWhileDenied(algorithm: Algorithm, cost: number): boolean {
+  switch (algorithm.kind) {
+    case 'fixedWindow':
+      return true
+    case 'slidingWindow':
+    case 'slidingLog':
+    case 'tokenBucket':
+      return cost === 1
+    default:
+      return false
   }
 }

@@ -1,19 +1,29 @@
-import { type Algorithm, assertNever } from './algorithms/index.js'
-import type { Decision } from './decision.js'
-import { describeValue, TollgateError, TollgateTypeError } from './errors.js'
+import { createHash, randomBytes } from 'node:crypto'
+import { isBranded } from './algorithms/brand.js'
 import {
+  type Algorithm,
+  assertAlgorithm,
+  assertNever,
+  type RateAlgorithm,
+  validateCost,
+} from './algorithms/index.js'
+import { MAX_WINDOW_MS } from './algorithms/limits.js'
+import type { Decision } from './decision.js'
+import { describeValue, TollgateTypeError } from './errors.js'
+import {
+  boundedInteger,
   optionalFunction,
   positiveInteger,
   rejectUnknownOptions,
   requireObject,
 } from './options.js'
-import type { Clock, Store } from './store.js'
+import type { Clock, DecideOptions, Store } from './store.js'
 
 /** Options of {@link MemoryStore}. */
 export interface MemoryStoreOptions {
   /**
-   * Most keys tracked at once. When full, expired keys are reclaimed first, then the least
-   * recently used key is evicted.
+   * Most keys tracked at once (one key under one algorithm kind, or one compound member, is one
+   * entry). When full, expired keys are reclaimed first, then the least recently used is evicted.
    * @default 1_000_000
    */
   maxKeys?: number
@@ -24,14 +34,38 @@ export interface MemoryStoreOptions {
 const NONE = -1
 /** Background sweep of expired keys; unref'd so it never keeps the process alive. */
 const SWEEP_INTERVAL_MS = 60_000
-/** Numbers of state per slot: the expiry, then A and B (their meaning depends on the algorithm). */
-const STRIDE = 3
+/**
+ * Numbers per slot: the state's expiry, the algorithm's numbers A and B, and the end of a block.
+ * Four doubles are 32 bytes, so a slot never straddles a cache line.
+ */
+const STRIDE = 4
+/**
+ * Keys longer than this many UTF-8 bytes are stored as their SHA-256 (44 base64 characters), so
+ * a client sending 8 KB API keys costs what a short key costs (issue 14 item 6). Hashing costs
+ * about a microsecond, paid only by such keys.
+ */
+export const MAX_STORED_KEY_BYTES = 128
 
 /**
- * In-process store. A Map from key to slot number, and per slot three doubles of state and two
- * LRU links in typed arrays, interleaved so a decision touches one cache line of each: a tracked
- * key costs its Map entry, its string and 32 bytes, no object per key. Every decision is
- * synchronous and exact per docs/semantics.md.
+ * State namespaces: each algorithm kind keeps its own state for a key, and each compound member
+ * its own by position (docs/semantics.md "Keys and expiry"): kind index for a lone algorithm, then
+ * `5 + position * 4 + kind index` for compound members.
+ */
+const KIND_INDEX = {
+  fixedWindow: 0,
+  slidingWindow: 1,
+  slidingLog: 2,
+  tokenBucket: 3,
+  concurrency: 4,
+} as const
+
+const MEMBER_BASE = 5
+
+/**
+ * In-process store. Per state namespace a Map from key to slot number; per slot four doubles of
+ * state and two LRU links in typed arrays, interleaved so a decision touches one cache line of
+ * each: a tracked key costs its Map entry, its string (at most 128 bytes, longer keys are hashed)
+ * and about 50 bytes, no object per key. Every decision is synchronous and exact per docs/semantics.md.
  *
  * @example
  * const limiter = createLimiter({ algorithm: fixedWindow({ limit: 10, windowMs: 1000 }),
@@ -41,14 +75,19 @@ export class MemoryStore implements Store {
   readonly maxKeys: number
   /** The clock decisions are made on (integer epoch ms): `Date.now` unless one was injected. */
   readonly clock: Clock
-  private readonly slots = new Map<string, number>()
+  /** One Map per namespace, made when first used. */
+  private maps: Array<Map<string, number> | undefined> = []
+  private count = 0
   private keys: Array<string | undefined> = []
+  /** The namespace of each slot. */
+  private nsOf = new Uint8Array(0)
   /**
-   * At `slot * 3`: the clock ms at which the slot's state stops mattering (docs/semantics.md "Keys
-   * and expiry"; 0 = no state), then the algorithm's numbers A and B (see decideNow). The expiry
-   * doubles as the window identity of the window algorithms.
+   * At `slot * 4`: the clock ms at which the slot's state stops mattering (docs/semantics.md "Keys and
+   * expiry"; 0 = no state), the algorithm's numbers A and B (see evaluate), and the clock ms a
+   * block ends (0 = none). The expiry doubles as the window identity of the window algorithms.
    */
   private st = new Float64Array(0)
+  /** Sliding log entries `[t, cost, ...]` or concurrency leases `[expiresAt, cost, id, ...]`. */
   private logs: Array<number[] | undefined> = []
   /** Doubly linked LRU list over slots (head = most recent): prev at `2 * slot`, next at `+ 1`. */
   private links = new Int32Array(0)
@@ -60,6 +99,18 @@ export class MemoryStore implements Store {
   /** Lower bound of the smallest expiry among live slots: no sweep can reclaim anything before it. */
   private minExp = Number.POSITIVE_INFINITY
   private timer: NodeJS.Timeout | undefined
+  /** Lease ids are this store's random prefix and a counter: unique, and cheap to find again. */
+  private readonly leasePrefix = `${randomBytes(6).toString('base64url')}.`
+  private leaseCounter = 0
+
+  // Scratch results of evaluate(): numbers of the unchanged state, and after an admission.
+  private sOk = false
+  private sRem = 0
+  private sReset = 0
+  private sRetry = 0
+  private sRemAfter = 0
+  private sResetAfter = 0
+  private sLease: string | undefined = undefined
 
   constructor(options: MemoryStoreOptions = {}) {
     const o = requireObject('MemoryStore', options)
@@ -68,45 +119,92 @@ export class MemoryStore implements Store {
     this.clock = optionalFunction<Clock>('clock', o.clock) ?? Date.now
   }
 
-  /** Number of keys currently tracked (expired ones included until reclaimed). */
+  /** Number of states currently tracked (expired ones included until reclaimed). */
   get size(): number {
-    return this.slots.size
+    return this.count
   }
 
-  decide(key: string, algorithm: Algorithm, cost: number): Promise<Decision> {
+  decide(
+    key: string,
+    algorithm: Algorithm,
+    cost: number,
+    options?: DecideOptions,
+  ): Promise<Decision> {
     try {
-      return Promise.resolve(this.decideNow(key, algorithm, cost))
+      const a = checkAlgorithm(algorithm)
+      checkKey(key)
+      const block = options?.blockDurationMs
+      return Promise.resolve(
+        this.decideNow(
+          key,
+          a,
+          validateCost(a, cost),
+          block === undefined ? 0 : boundedInteger('blockDurationMs', block, MAX_WINDOW_MS),
+        ),
+      )
     } catch (error) {
       return Promise.reject(error)
     }
   }
 
-  reset(key: string, _algorithm?: Algorithm): Promise<void> {
-    const slot = this.slots.get(key)
-    if (slot !== undefined) this.releaseSlot(slot)
-    return Promise.resolve()
+  peek(key: string, algorithm: Algorithm, cost: number): Promise<Decision> {
+    try {
+      const a = checkAlgorithm(algorithm)
+      checkKey(key)
+      return Promise.resolve(this.peekNow(key, a, validateCost(a, cost)))
+    } catch (error) {
+      return Promise.reject(error)
+    }
   }
 
-  peek(_key: string, _algorithm: Algorithm, _cost: number): Promise<Decision> {
-    return Promise.reject(notYet('peek'))
+  refund(key: string, algorithm: Algorithm, cost: number): Promise<void> {
+    try {
+      const a = checkAlgorithm(algorithm)
+      checkKey(key)
+      this.refundNow(key, a, validateCost(a, cost))
+      return Promise.resolve()
+    } catch (error) {
+      return Promise.reject(error)
+    }
   }
 
-  refund(_key: string, _algorithm: Algorithm, _cost: number): Promise<void> {
-    return Promise.reject(notYet('refund'))
+  block(key: string, algorithm: Algorithm, durationMs: number): Promise<void> {
+    try {
+      const a = checkAlgorithm(algorithm)
+      checkKey(key)
+      this.blockNow(key, a, boundedInteger('durationMs', durationMs, MAX_WINDOW_MS))
+      return Promise.resolve()
+    } catch (error) {
+      return Promise.reject(error)
+    }
   }
 
-  block(_key: string, _algorithm: Algorithm, _durationMs: number): Promise<void> {
-    return Promise.reject(notYet('block'))
+  release(key: string, algorithm: Algorithm, lease: string): Promise<void> {
+    try {
+      const a = checkAlgorithm(algorithm)
+      checkKey(key)
+      this.releaseNow(key, a, lease)
+      return Promise.resolve()
+    } catch (error) {
+      return Promise.reject(error)
+    }
   }
 
-  release(_key: string, _algorithm: Algorithm, _lease: string): Promise<void> {
-    return Promise.reject(notYet('release'))
+  /** Returns the key to its untouched state and lifts its block; without `algorithm`, under every algorithm. */
+  reset(key: string, algorithm?: Algorithm): Promise<void> {
+    try {
+      this.resetNow(key, algorithm === undefined ? undefined : checkAlgorithm(algorithm))
+      return Promise.resolve()
+    } catch (error) {
+      return Promise.reject(error)
+    }
   }
 
   close(): Promise<void> {
     if (this.timer) clearInterval(this.timer)
     this.timer = undefined
-    this.slots.clear()
+    this.maps = []
+    this.count = 0
     this.keys = []
     this.logs = []
     this.freeSlots = []
@@ -116,69 +214,259 @@ export class MemoryStore implements Store {
     this.minExp = Number.POSITIVE_INFINITY
     this.st = new Float64Array(0)
     this.links = new Int32Array(0)
+    this.nsOf = new Uint8Array(0)
     return Promise.resolve()
   }
 
   /**
    * The synchronous decision, for callers that can skip a promise (the limiter's hot path).
+   * Arguments are trusted (the limiter validated them); only the clock is checked.
    * @internal
    */
-  decideNow(key: string, algorithm: Algorithm, cost: number): Decision {
+  decideNow(key: string, algorithm: Algorithm, cost: number, blockDurationMs = 0): Decision {
+    const now = this.now()
+    const k = storedKey(key)
+    if (algorithm.kind === 'compound') {
+      return this.decideCompound(k, algorithm.members, now, cost, blockDurationMs, true)
+    }
+    const ns = KIND_INDEX[algorithm.kind]
+    const L = algorithm.kind === 'tokenBucket' ? algorithm.capacity : algorithm.limit
+    let slot = this.maps[ns]?.get(k)
+    const blockedUntil = slot === undefined ? 0 : this.prepare(slot, now)
+    this.evaluate(slot, algorithm, L, now, cost)
+    if (blockedUntil > now) {
+      if (slot !== undefined) this.touch(slot)
+      return blockedDecision(
+        L,
+        this.sRem,
+        this.sReset,
+        this.sOk ? 0 : this.sRetry,
+        blockedUntil - now,
+      )
+    }
+    if (this.sOk) {
+      slot ??= this.allocate(ns, k, now)
+      this.commit(slot, algorithm, L, now, cost)
+      this.touch(slot)
+      const d: Decision = {
+        allowed: true,
+        limit: L,
+        remaining: this.sRemAfter,
+        resetMs: this.sResetAfter,
+        retryAfterMs: 0,
+      }
+      if (this.sLease !== undefined) d.lease = this.sLease
+      return d
+    }
+    if (blockDurationMs > 0) {
+      slot ??= this.allocate(ns, k, now)
+      this.setBlock(slot, now + blockDurationMs)
+      this.touch(slot)
+      return blockedDecision(L, this.sRem, this.sReset, this.sRetry, blockDurationMs)
+    }
+    if (slot !== undefined) this.touch(slot)
+    return {
+      allowed: false,
+      limit: L,
+      remaining: this.sRem,
+      resetMs: this.sReset,
+      retryAfterMs: this.sRetry,
+    }
+  }
+
+  /** Exactly what decideNow would answer, storing and expiring nothing (no lease). @internal */
+  peekNow(key: string, algorithm: Algorithm, cost: number): Decision {
+    const now = this.now()
+    const k = storedKey(key)
+    if (algorithm.kind === 'compound') {
+      return this.decideCompound(k, algorithm.members, now, cost, 0, false)
+    }
+    const ns = KIND_INDEX[algorithm.kind]
+    const L = algorithm.kind === 'tokenBucket' ? algorithm.capacity : algorithm.limit
+    const slot = this.maps[ns]?.get(k)
+    const blockedUntil = slot === undefined ? 0 : this.st[slot * STRIDE + 3]!
+    this.evaluate(slot, algorithm, L, now, cost)
+    if (blockedUntil > now) {
+      return blockedDecision(
+        L,
+        this.sRem,
+        this.sReset,
+        this.sOk ? 0 : this.sRetry,
+        blockedUntil - now,
+      )
+    }
+    if (this.sOk) {
+      return {
+        allowed: true,
+        limit: L,
+        remaining: this.sRemAfter,
+        resetMs: this.sResetAfter,
+        retryAfterMs: 0,
+      }
+    }
+    return {
+      allowed: false,
+      limit: L,
+      remaining: this.sRem,
+      resetMs: this.sReset,
+      retryAfterMs: this.sRetry,
+    }
+  }
+
+  /** docs/semantics.md "refund", synchronously. A TypeError for concurrency. @internal */
+  refundNow(key: string, algorithm: Algorithm, cost: number): void {
+    if (algorithm.kind === 'concurrency') {
+      throw new TollgateTypeError(
+        'refund is not for a concurrency algorithm: release the lease instead',
+      )
+    }
+    const now = this.now()
+    const k = storedKey(key)
+    if (algorithm.kind === 'compound') {
+      const members = algorithm.members
+      for (let p = 0; p < members.length; p++) {
+        this.refundOne(memberNs(p, members[p]!), k, members[p]!, now, cost)
+      }
+      return
+    }
+    this.refundOne(KIND_INDEX[algorithm.kind], k, algorithm, now, cost)
+  }
+
+  /** Blocks the key until now + durationMs (a later end wins). @internal */
+  blockNow(key: string, algorithm: Algorithm, durationMs: number): void {
+    const now = this.now()
+    const k = storedKey(key)
+    const until = now + durationMs
+    if (algorithm.kind === 'compound') {
+      const members = algorithm.members
+      for (let p = 0; p < members.length; p++) {
+        const ns = memberNs(p, members[p]!)
+        const slot = this.maps[ns]?.get(k)
+        if (slot !== undefined) this.prepare(slot, now)
+        this.setBlock(slot ?? this.allocate(ns, k, now), until)
+      }
+      return
+    }
+    const ns = KIND_INDEX[algorithm.kind]
+    const slot = this.maps[ns]?.get(k)
+    if (slot !== undefined) this.prepare(slot, now)
+    this.setBlock(slot ?? this.allocate(ns, k, now), until)
+  }
+
+  /** Frees a concurrency lease if it is still held; anything else is a no-op. @internal */
+  releaseNow(key: string, algorithm: Algorithm, lease: string): void {
+    if (algorithm.kind !== 'concurrency') {
+      throw new TollgateTypeError(
+        `release is only for a concurrency algorithm, got ${algorithm.kind}`,
+      )
+    }
+    if (typeof lease !== 'string') {
+      throw new TollgateTypeError(`lease must be a string, got ${describeValue(lease)}`)
+    }
+    if (!lease.startsWith(this.leasePrefix)) return
+    const digits = lease.slice(this.leasePrefix.length)
+    const id = Number(digits)
+    if (!Number.isSafeInteger(id) || String(id) !== digits) return
+    const slot = this.maps[KIND_INDEX.concurrency]?.get(storedKey(key))
+    if (slot === undefined) return
+    const now = this.now()
+    this.prepare(slot, now)
+    const leases = this.logs[slot]
+    if (leases === undefined) return
+    for (let j = 0; j < leases.length; j += 3) {
+      if (leases[j + 2] === id) {
+        leases.splice(j, 3)
+        this.restateLeases(slot, leases, now)
+        return
+      }
+    }
+  }
+
+  /** @internal */
+  resetNow(key: string, algorithm: Algorithm | undefined): void {
+    const k = storedKey(key)
+    if (algorithm === undefined) {
+      for (const map of this.maps) {
+        const slot = map?.get(k)
+        if (slot !== undefined) this.releaseSlot(slot)
+      }
+      return
+    }
+    if (algorithm.kind === 'compound') {
+      const members = algorithm.members
+      for (let p = 0; p < members.length; p++) {
+        const slot = this.maps[memberNs(p, members[p]!)]?.get(k)
+        if (slot !== undefined) this.releaseSlot(slot)
+      }
+      return
+    }
+    const slot = this.maps[KIND_INDEX[algorithm.kind]]?.get(k)
+    if (slot !== undefined) this.releaseSlot(slot)
+  }
+
+  private now(): number {
     const now = this.clock()
     if (!Number.isSafeInteger(now)) {
       throw new TollgateTypeError(
         `clock must return integer epoch milliseconds, got ${describeValue(now)}`,
       )
     }
+    return now
+  }
+
+  /**
+   * Drops an expired state (keeping a live block) and returns the end of the slot's block.
+   * Dropping changes no Decision: an expired state answers as no state.
+   */
+  private prepare(slot: number, now: number): number {
     const st = this.st
-    let slot = this.slots.get(key)
-    // `base` indexes the slot's state; -1 when the key has no live state (absent or expired).
+    const base = slot * STRIDE
+    const exp = st[base]!
+    if (exp !== 0 && exp <= now) {
+      st[base] = st[base + 1] = st[base + 2] = 0
+      this.logs[slot] = undefined
+    }
+    return st[base + 3]!
+  }
+
+  /**
+   * One algorithm's answer for `cost` at `now` from the slot's state (absent or expired = none),
+   * into the scratch fields: `sOk`, the unchanged state's `sRem`/`sReset`, the wait `sRetry`
+   * when denied, and `sRemAfter`/`sResetAfter` after an admission. Writes nothing.
+   */
+  private evaluate(
+    slot: number | undefined,
+    algorithm: Exclude<Algorithm, { kind: 'compound' }>,
+    L: number,
+    now: number,
+    cost: number,
+  ): void {
+    const st = this.st
     let base = NONE
     if (slot !== undefined) {
       base = slot * STRIDE
-      if (st[base]! <= now) {
-        // Expired state is the same as no state; the slot is reused.
-        this.clearState(slot)
-        base = NONE
-      }
+      if (st[base]! <= now) base = NONE
     }
+    this.sLease = undefined
     switch (algorithm.kind) {
       case 'fixedWindow': {
         // A = count; the state belongs to this window iff it expires at this window's end.
-        const { limit, windowMs } = algorithm
-        const i = Math.floor(now / windowMs)
-        const end = (i + 1) * windowMs
+        const W = algorithm.windowMs
+        const end = (Math.floor(now / W) + 1) * W
         const count = base !== NONE && st[base] === end ? st[base + 1]! : 0
-        if (count + cost <= limit) {
-          const after = count + cost
-          slot ??= this.allocate(key, now)
-          const at = slot * STRIDE
-          this.setExp(at, end)
-          this.st[at + 1] = after
-          this.touch(slot)
-          return {
-            allowed: true,
-            limit,
-            remaining: limit - after,
-            resetMs: end - now,
-            retryAfterMs: 0,
-          }
-        }
-        if (slot !== undefined) this.touch(slot)
-        return {
-          allowed: false,
-          limit,
-          remaining: limit - count,
-          resetMs: count > 0 ? end - now : 0,
-          retryAfterMs: end - now,
-        }
+        this.sOk = count + cost <= L
+        this.sRem = Math.max(0, L - count)
+        this.sReset = count > 0 ? end - now : 0
+        this.sRetry = end - now
+        this.sRemAfter = L - count - cost
+        this.sResetAfter = end - now
+        return
       }
       case 'slidingWindow': {
         // A = the count of the state's window, B = the count of the window before it; the
         // state's window is the one whose state expires (start + 2W) at the stored expiry.
-        const { limit: L, windowMs: W } = algorithm
-        const i = Math.floor(now / W)
-        const start = i * W
+        const W = algorithm.windowMs
+        const start = Math.floor(now / W) * W
         const e = now - start
         let curr = 0
         let prev = 0
@@ -192,165 +480,460 @@ export class MemoryStore implements Store {
           }
         }
         const used = prev * (W - e) + curr * W
-        if (used + cost * W <= L * W) {
-          curr += cost
-          const usedAfter = used + cost * W
-          slot ??= this.allocate(key, now)
-          const at = slot * STRIDE
-          this.setExp(at, start + 2 * W)
-          this.st[at + 1] = curr
-          this.st[at + 2] = prev
-          this.touch(slot)
-          return {
-            allowed: true,
-            limit: L,
-            remaining: Math.max(0, Math.floor((L * W - usedAfter) / W)),
-            resetMs: start + 2 * W - now,
-            retryAfterMs: 0,
-          }
-        }
-        if (slot !== undefined) this.touch(slot)
+        this.sOk = used + cost * W <= L * W
+        this.sRem = Math.max(0, Math.floor((L * W - used) / W))
+        this.sReset = curr > 0 ? start + 2 * W - now : prev > 0 ? start + W - now : 0
+        this.sRemAfter = Math.max(0, Math.floor((L * W - used - cost * W) / W))
+        this.sResetAfter = start + 2 * W - now
         const free = L - curr - cost
-        let retryAfterMs: number
         if (free >= 0 && prev > 0) {
-          retryAfterMs = W - Math.floor((free * W) / prev) - e
+          this.sRetry = W - Math.floor((free * W) / prev) - e
         } else {
-          retryAfterMs =
+          this.sRetry =
             start + W - now + (curr > 0 ? Math.max(0, W - Math.floor(((L - cost) * W) / curr)) : 0)
         }
-        return {
-          allowed: false,
-          limit: L,
-          remaining: Math.max(0, Math.floor((L * W - used) / W)),
-          resetMs: curr > 0 ? start + 2 * W - now : prev > 0 ? start + W - now : 0,
-          retryAfterMs,
-        }
+        return
       }
       case 'slidingLog': {
         // A = sum of the live entries' costs; the newest entry's t is the expiry - W. One entry
         // lives inline (B = its cost); from the second distinct millisecond on, entries live in
         // logs[slot] as [t0, cost0, t1, cost1, ...], oldest first, and B = the first live index.
-        const { limit: L, windowMs: W } = algorithm
-        const log = base !== NONE ? this.logs[slot!] : undefined
+        const W = algorithm.windowMs
         let used = 0
+        let newest = 0
+        const log = base !== NONE ? this.logs[slot!] : undefined
         let head = 0
-        if (log !== undefined) {
+        if (base !== NONE) {
           used = st[base + 1]!
-          head = st[base + 2]!
-          const before = head
-          while (log[head]! <= now - W) {
-            used -= log[head + 1]!
-            head += 2
-          }
-          if (head !== before) {
-            if (head > 64 && head * 2 > log.length) {
-              // Compact now and then: each entry is copied O(1) times on average.
-              log.copyWithin(0, head)
-              log.length -= head
-              head = 0
-            }
-            st[base + 1] = used
-            st[base + 2] = head
-          }
-        } else if (base !== NONE) {
-          // The inline entry is live: it is the newest, and the state expires with it.
-          used = st[base + 1]!
-        }
-        if (used + cost <= L) {
-          slot ??= this.allocate(key, now)
-          // allocate() may have grown (replaced) the state array.
-          const sa = this.st
-          const at = slot * STRIDE
+          newest = st[base]! - W
           if (log !== undefined) {
-            // Requests in the same millisecond share one entry.
-            if (log[log.length - 2] === now) log[log.length - 1]! += cost
-            else log.push(now, cost)
-          } else if (base === NONE) {
-            sa[at + 2] = cost
-          } else if (sa[at]! - W === now) {
-            sa[at + 2]! += cost
-          } else {
-            this.logs[slot] = [sa[at]! - W, sa[at + 2]!, now, cost]
-            sa[at + 2] = 0
-          }
-          sa[at + 1] = used + cost
-          this.setExp(at, now + W)
-          this.touch(slot)
-          return {
-            allowed: true,
-            limit: L,
-            remaining: L - used - cost,
-            resetMs: W,
-            retryAfterMs: 0,
-          }
-        }
-        // Denied (so the key has state): the oldest entries leave first; the first whose
-        // departure makes room gives the wait.
-        this.touch(slot!)
-        const newest = st[base]! - W
-        let retryAfterMs = newest + W - now
-        if (log !== undefined) {
-          let left = used
-          for (let k = head; k < log.length; k += 2) {
-            left -= log[k + 1]!
-            if (left + cost <= L) {
-              retryAfterMs = log[k]! + W - now
-              break
+            head = st[base + 2]!
+            while (log[head]! <= now - W) {
+              used -= log[head + 1]!
+              head += 2
             }
           }
         }
-        // (One inline entry: once it leaves, the log is empty and any cost <= limit fits.)
-        return {
-          allowed: false,
-          limit: L,
-          remaining: L - used,
-          resetMs: newest + W - now,
-          retryAfterMs,
+        this.sOk = used + cost <= L
+        this.sRem = Math.max(0, L - used)
+        this.sReset = used > 0 ? newest + W - now : 0
+        this.sRemAfter = L - used - cost
+        this.sResetAfter = W
+        if (!this.sOk) {
+          // The oldest entries leave first; the first whose departure makes room gives the wait.
+          // (One inline entry: once it leaves, the log is empty and any cost <= limit fits.)
+          let retry = newest + W - now
+          if (log !== undefined) {
+            let left = used
+            for (let j = head; j < log.length; j += 2) {
+              left -= log[j + 1]!
+              if (left + cost <= L) {
+                retry = log[j]! + W - now
+                break
+              }
+            }
+          }
+          this.sRetry = retry
         }
+        return
       }
       case 'tokenBucket': {
-        // A = balance in units of 1/I token, B = clock ms of the last admitted request
-        const { capacity: C, refillRate: R, refillIntervalMs: I } = algorithm
-        const full = C * I
+        // A = balance in units of 1/I token, B = clock ms the balance was written
+        const { refillRate: R, refillIntervalMs: I } = algorithm
+        const full = L * I
         let units = full
         if (base !== NONE) {
           // A clock that steps back refills nothing rather than draining the bucket.
           units = Math.min(full, st[base + 1]! + Math.max(0, now - st[base + 2]!) * R)
         }
         const need = cost * I
-        const allowed = units >= need
-        if (allowed) units -= need
-        const resetMs = Math.ceil((full - units) / R)
-        if (allowed) {
-          // units < full here: an admitted request always takes at least one token's units.
-          slot ??= this.allocate(key, now)
-          const at = slot * STRIDE
-          this.setExp(at, now + resetMs)
-          this.st[at + 1] = units
-          this.st[at + 2] = now
-          this.touch(slot)
-        } else if (slot !== undefined) {
-          // A denial writes nothing (as the Lua script): the stored state refills to the same
-          // balance later, and a clock that stepped back cannot re-grant refill already counted.
+        this.sOk = units >= need
+        this.sRem = Math.floor(units / I)
+        this.sReset = Math.ceil((full - units) / R)
+        this.sRetry = Math.ceil((need - units) / R)
+        this.sRemAfter = Math.floor((units - need) / I)
+        this.sResetAfter = Math.ceil((full - units + need) / R)
+        return
+      }
+      case 'concurrency': {
+        // A = cost units held by live leases; logs[slot] = [expiresAt, cost, id, ...] by
+        // expiresAt, oldest first; the state expires with its last lease.
+        let used = 0
+        let last = 0
+        const leases = base !== NONE ? this.logs[slot!] : undefined
+        let first = 0
+        if (leases !== undefined) {
+          used = st[base + 1]!
+          last = st[base]!
+          while (first < leases.length && leases[first]! <= now) {
+            used -= leases[first + 1]!
+            first += 3
+          }
+        }
+        this.sOk = used + cost <= L
+        this.sRem = Math.max(0, L - used)
+        this.sReset = used > 0 ? last - now : 0
+        this.sRemAfter = L - used - cost
+        this.sResetAfter = Math.max(last, now + algorithm.leaseMs) - now
+        if (!this.sOk) {
+          let left = used
+          this.sRetry = last - now
+          for (let j = first; leases !== undefined && j < leases.length; j += 3) {
+            left -= leases[j + 1]!
+            if (left + cost <= L) {
+              this.sRetry = leases[j]! - now
+              break
+            }
+          }
+        }
+        return
+      }
+      default:
+        assertNever(algorithm)
+    }
+  }
+
+  /** Writes an admission that evaluate() just approved for the same slot, now and cost. */
+  private commit(
+    slot: number,
+    algorithm: Exclude<Algorithm, { kind: 'compound' }>,
+    L: number,
+    now: number,
+    cost: number,
+  ): void {
+    const st = this.st
+    const at = slot * STRIDE
+    // An expired state was cleared by prepare() (or allocate()): exp is 0 or live.
+    const live = st[at]! > now
+    switch (algorithm.kind) {
+      case 'fixedWindow': {
+        const W = algorithm.windowMs
+        const end = (Math.floor(now / W) + 1) * W
+        st[at + 1] = (live && st[at] === end ? st[at + 1]! : 0) + cost
+        this.setExp(at, end)
+        return
+      }
+      case 'slidingWindow': {
+        const W = algorithm.windowMs
+        const start = Math.floor(now / W) * W
+        let curr = 0
+        let prev = 0
+        if (live) {
+          if (st[at] === start + 2 * W) {
+            curr = st[at + 1]!
+            prev = st[at + 2]!
+          } else if (st[at] === start + W) {
+            prev = st[at + 1]!
+          }
+        }
+        st[at + 1] = curr + cost
+        st[at + 2] = prev
+        this.setExp(at, start + 2 * W)
+        return
+      }
+      case 'slidingLog': {
+        const W = algorithm.windowMs
+        const log = live ? this.logs[slot] : undefined
+        if (log !== undefined) {
+          let used = st[at + 1]!
+          let head = st[at + 2]!
+          while (log[head]! <= now - W) {
+            used -= log[head + 1]!
+            head += 2
+          }
+          if (head > 64 && head * 2 > log.length) {
+            // Compact now and then: each entry is copied O(1) times on average.
+            log.copyWithin(0, head)
+            log.length -= head
+            head = 0
+          }
+          // Requests in the same millisecond share one entry.
+          if (log[log.length - 2] === now) log[log.length - 1]! += cost
+          else log.push(now, cost)
+          st[at + 1] = used + cost
+          st[at + 2] = head
+        } else if (!live) {
+          st[at + 1] = cost
+          st[at + 2] = cost
+        } else if (st[at]! - W === now) {
+          st[at + 1]! += cost
+          st[at + 2]! += cost
+        } else {
+          this.logs[slot] = [st[at]! - W, st[at + 2]!, now, cost]
+          st[at + 1]! += cost
+          st[at + 2] = 0
+        }
+        this.setExp(at, now + W)
+        return
+      }
+      case 'tokenBucket': {
+        const { refillRate: R, refillIntervalMs: I } = algorithm
+        const full = L * I
+        let units = full
+        if (live) units = Math.min(full, st[at + 1]! + Math.max(0, now - st[at + 2]!) * R)
+        units -= cost * I
+        // units < full here: an admitted request always takes at least one token's units.
+        st[at + 1] = units
+        st[at + 2] = now
+        this.setExp(at, now + Math.ceil((full - units) / R))
+        return
+      }
+      case 'concurrency': {
+        let leases = live ? this.logs[slot] : undefined
+        if (leases === undefined) {
+          leases = []
+          this.logs[slot] = leases
+        }
+        let first = 0
+        while (first < leases.length && leases[first]! <= now) first += 3
+        if (first > 0) leases.splice(0, first)
+        const id = this.leaseCounter++
+        const expiresAt = now + algorithm.leaseMs
+        // Kept by expiresAt; only a clock that stepped back inserts before the end.
+        let j = leases.length
+        while (j > 0 && leases[j - 3]! > expiresAt) j -= 3
+        leases.splice(j, 0, expiresAt, cost, id)
+        this.restateLeases(slot, leases, now)
+        this.sLease = this.leasePrefix + id
+        return
+      }
+      default:
+        assertNever(algorithm)
+    }
+  }
+
+  /** Sets A (units held) and the expiry (the last lease's) from the lease list. */
+  private restateLeases(slot: number, leases: number[], now: number): void {
+    const at = slot * STRIDE
+    if (leases.length === 0) {
+      this.dropState(slot, now)
+      return
+    }
+    let used = 0
+    for (let j = 1; j < leases.length; j += 3) used += leases[j]!
+    this.st[at + 1] = used
+    this.setExp(at, leases[leases.length - 3]!)
+  }
+
+  private decideCompound(
+    k: string,
+    members: readonly RateAlgorithm[],
+    now: number,
+    cost: number,
+    blockDurationMs: number,
+    write: boolean,
+  ): Decision {
+    const n = members.length
+    const slots: Array<number | undefined> = new Array(n)
+    const parts: Decision[] = new Array(n)
+    let all = true
+    let blocked = false
+    for (let p = 0; p < n; p++) {
+      const member = members[p]!
+      const ns = memberNs(p, member)
+      const slot = this.maps[ns]?.get(k)
+      slots[p] = slot
+      let blockedUntil = 0
+      if (slot !== undefined) {
+        blockedUntil = write ? this.prepare(slot, now) : this.st[slot * STRIDE + 3]!
+      }
+      const L = member.kind === 'tokenBucket' ? member.capacity : member.limit
+      this.evaluate(slot, member, L, now, cost)
+      if (blockedUntil > now) {
+        blocked = true
+        parts[p] = blockedDecision(
+          L,
+          this.sRem,
+          this.sReset,
+          this.sOk ? 0 : this.sRetry,
+          blockedUntil - now,
+        )
+        continue
+      }
+      if (!this.sOk) all = false
+      parts[p] = this.sOk
+        ? { allowed: true, limit: L, remaining: this.sRem, resetMs: this.sReset, retryAfterMs: 0 }
+        : {
+            allowed: false,
+            limit: L,
+            remaining: this.sRem,
+            resetMs: this.sReset,
+            retryAfterMs: this.sRetry,
+          }
+    }
+    if (all && !blocked) {
+      // Every member admits: each consumes (or, for a peek, shows what consuming would leave).
+      for (let p = 0; p < n; p++) {
+        const member = members[p]!
+        const L = member.kind === 'tokenBucket' ? member.capacity : member.limit
+        const ns = memberNs(p, member)
+        // Looked up again: allocating an earlier member may have evicted this one's slot.
+        let slot = write ? this.maps[ns]?.get(k) : slots[p]
+        this.evaluate(slot, member, L, now, cost)
+        if (write) {
+          slot ??= this.allocate(ns, k, now)
+          this.commit(slot, member, L, now, cost)
           this.touch(slot)
         }
-        return {
-          allowed,
-          limit: C,
-          remaining: Math.floor(units / I),
-          resetMs,
-          retryAfterMs: allowed ? 0 : Math.ceil((need - units) / R),
+        parts[p] = {
+          allowed: true,
+          limit: L,
+          remaining: this.sRemAfter,
+          resetMs: this.sResetAfter,
+          retryAfterMs: 0,
         }
       }
-      case 'concurrency':
-      case 'compound':
-        throw new TollgateError(
-          'ERR_TOLLGATE_STORE_REPLY',
-          `tollgate: MemoryStore does not implement ${algorithm.kind} yet`,
-        )
-      default:
-        return assertNever(algorithm)
+      return combine(true, parts)
     }
+    if (write) {
+      if (!blocked && blockDurationMs > 0) {
+        // A denial (not a blocked answer) blocks the whole compound in the same step.
+        for (let p = 0; p < n; p++) {
+          const ns = memberNs(p, members[p]!)
+          const slot = this.maps[ns]?.get(k) ?? this.allocate(ns, k, now)
+          this.setBlock(slot, now + blockDurationMs)
+          const d = parts[p]!
+          parts[p] = blockedDecision(
+            d.limit,
+            d.remaining,
+            d.resetMs,
+            d.retryAfterMs,
+            blockDurationMs,
+          )
+        }
+      }
+      for (let p = 0; p < n; p++) {
+        const slot = this.maps[memberNs(p, members[p]!)]?.get(k)
+        if (slot !== undefined) this.touch(slot)
+      }
+    }
+    return combine(false, parts)
+  }
+
+  private refundOne(
+    ns: number,
+    k: string,
+    algorithm: RateAlgorithm,
+    now: number,
+    cost: number,
+  ): void {
+    const slot = this.maps[ns]?.get(k)
+    if (slot === undefined) return
+    this.prepare(slot, now)
+    const st = this.st
+    const at = slot * STRIDE
+    if (st[at] === 0) return
+    switch (algorithm.kind) {
+      case 'fixedWindow': {
+        const W = algorithm.windowMs
+        if (st[at] !== (Math.floor(now / W) + 1) * W) return
+        const count = Math.max(0, st[at + 1]! - cost)
+        if (count === 0) this.dropState(slot, now)
+        else st[at + 1] = count
+        return
+      }
+      case 'slidingWindow': {
+        const W = algorithm.windowMs
+        const start = Math.floor(now / W) * W
+        let curr = 0
+        let prev = 0
+        if (st[at] === start + 2 * W) {
+          curr = st[at + 1]!
+          prev = st[at + 2]!
+        } else if (st[at] === start + W) {
+          prev = st[at + 1]!
+        }
+        const c = Math.min(curr, cost)
+        curr -= c
+        prev = Math.max(0, prev - (cost - c))
+        if (curr > 0) {
+          st[at + 1] = curr
+          st[at + 2] = prev
+          this.setExp(at, start + 2 * W)
+        } else if (prev > 0) {
+          // Stored as the previous window's state: it stops mattering when this window ends.
+          st[at + 1] = prev
+          st[at + 2] = 0
+          st[at] = start + W
+        } else {
+          this.dropState(slot, now)
+        }
+        return
+      }
+      case 'slidingLog': {
+        const W = algorithm.windowMs
+        const log = this.logs[slot]
+        if (log === undefined) {
+          const left = st[at + 2]! - cost
+          if (left <= 0) this.dropState(slot, now)
+          else st[at + 1] = st[at + 2] = left
+          return
+        }
+        let used = st[at + 1]!
+        let head = st[at + 2]!
+        while (log[head]! <= now - W) {
+          used -= log[head + 1]!
+          head += 2
+        }
+        let left = cost
+        while (left > 0 && log.length > head) {
+          const c = log[log.length - 1]!
+          if (c <= left) {
+            left -= c
+            used -= c
+            log.length -= 2
+          } else {
+            log[log.length - 1] = c - left
+            used -= left
+            left = 0
+          }
+        }
+        if (log.length <= head) {
+          this.dropState(slot, now)
+          return
+        }
+        st[at + 1] = used
+        st[at + 2] = head
+        // The newest entry changed: the state now expires with it (never later than before).
+        st[at] = log[log.length - 2]! + W
+        return
+      }
+      case 'tokenBucket': {
+        const { capacity: C, refillRate: R, refillIntervalMs: I } = algorithm
+        const full = C * I
+        const units = Math.min(
+          full,
+          Math.min(full, st[at + 1]! + Math.max(0, now - st[at + 2]!) * R) + cost * I,
+        )
+        if (units >= full) {
+          this.dropState(slot, now)
+          return
+        }
+        st[at + 1] = units
+        st[at + 2] = now
+        st[at] = now + Math.ceil((full - units) / R)
+        return
+      }
+      default:
+        assertNever(algorithm)
+    }
+  }
+
+  /** Clears the state (it is untouched again) but keeps a live block; a slot with neither is freed. */
+  private dropState(slot: number, now: number): void {
+    const at = slot * STRIDE
+    if (this.st[at + 3]! > now) {
+      this.st[at] = this.st[at + 1] = this.st[at + 2] = 0
+      this.logs[slot] = undefined
+    } else {
+      this.releaseSlot(slot)
+    }
+  }
+
+  private setBlock(slot: number, until: number): void {
+    const at = slot * STRIDE
+    if (until > this.st[at + 3]!) this.st[at + 3] = until
+    if (until < this.minExp) this.minExp = until
   }
 
   private setExp(at: number, expiresAt: number): void {
@@ -358,24 +941,27 @@ export class MemoryStore implements Store {
     if (expiresAt < this.minExp) this.minExp = expiresAt
   }
 
-  private clearState(slot: number): void {
-    this.st.fill(0, slot * STRIDE, slot * STRIDE + STRIDE)
-    this.logs[slot] = undefined
-  }
-
-  private allocate(key: string, now: number): number {
-    if (this.slots.size >= this.maxKeys) {
+  private allocate(ns: number, key: string, now: number): number {
+    if (this.count >= this.maxKeys) {
       if (now >= this.minExp) this.sweep(now)
-      if (this.slots.size >= this.maxKeys) this.releaseSlot(this.tail)
+      if (this.count >= this.maxKeys) this.releaseSlot(this.tail)
     }
     let slot = this.freeSlots.pop()
     if (slot === undefined) {
       slot = this.used++
       if (slot >= this.capacity) this.grow()
     }
-    this.slots.set(key, slot)
+    let map = this.maps[ns]
+    if (map === undefined) {
+      map = new Map()
+      this.maps[ns] = map
+    }
+    map.set(key, slot)
+    this.count++
     this.keys[slot] = key
-    this.clearState(slot)
+    this.nsOf[slot] = ns
+    this.st.fill(0, slot * STRIDE, slot * STRIDE + STRIDE)
+    this.logs[slot] = undefined
     const links = this.links
     links[2 * slot] = NONE
     links[2 * slot + 1] = this.head
@@ -395,8 +981,11 @@ export class MemoryStore implements Store {
     st.set(this.st)
     const links = new Int32Array(capacity * 2)
     links.set(this.links)
+    const nsOf = new Uint8Array(capacity)
+    nsOf.set(this.nsOf)
     this.st = st
     this.links = links
+    this.nsOf = nsOf
     this.capacity = capacity
   }
 
@@ -420,9 +1009,11 @@ export class MemoryStore implements Store {
   private releaseSlot(slot: number): void {
     const key = this.keys[slot]
     if (key === undefined) return
-    this.slots.delete(key)
+    this.maps[this.nsOf[slot]!]!.delete(key)
+    this.count--
     this.keys[slot] = undefined
-    this.clearState(slot)
+    this.st.fill(0, slot * STRIDE, slot * STRIDE + STRIDE)
+    this.logs[slot] = undefined
     const links = this.links
     const p = links[2 * slot]!
     const n = links[2 * slot + 1]!
@@ -433,23 +1024,80 @@ export class MemoryStore implements Store {
     this.freeSlots.push(slot)
   }
 
-  /** Reclaims every expired slot and recomputes the lower bound of live expiries. */
+  /** Reclaims every slot whose state and block have both ended; recomputes the lower bound. */
   private sweep(now: number): void {
     let min = Number.POSITIVE_INFINITY
     const st = this.st
     for (let slot = 0; slot < this.used; slot++) {
       if (this.keys[slot] === undefined) continue
-      const expiresAt = st[slot * STRIDE]!
-      if (expiresAt <= now) this.releaseSlot(slot)
-      else if (expiresAt < min) min = expiresAt
+      const at = slot * STRIDE
+      const end = Math.max(st[at]!, st[at + 3]!)
+      if (end <= now) this.releaseSlot(slot)
+      else if (end < min) min = end
     }
     this.minExp = min
   }
 }
 
-function notYet(method: string): TollgateError {
-  return new TollgateError(
-    'ERR_TOLLGATE_STORE_REPLY',
-    `tollgate: MemoryStore.${method} is not implemented yet`,
-  )
+function memberNs(position: number, member: RateAlgorithm): number {
+  return MEMBER_BASE + position * 4 + KIND_INDEX[member.kind]
+}
+
+/** A key as stored: itself, or its SHA-256 when longer than MAX_STORED_KEY_BYTES. */
+function storedKey(key: string): string {
+  // 42 UTF-16 units are at most 126 UTF-8 bytes. A stored hash starts with "\0", so a short key
+  // starting with "\0" is hashed too: no short key can pose as another key's hash.
+  if (key.length <= 42 && key.charCodeAt(0) !== 0) return key
+  if (key.charCodeAt(0) !== 0 && Buffer.byteLength(key) <= MAX_STORED_KEY_BYTES) return key
+  return `\0${createHash('sha256').update(key).digest('base64')}`
+}
+
+function checkKey(key: unknown): void {
+  if (typeof key !== 'string') {
+    throw new TollgateTypeError(`key must be a string, got ${describeValue(key)}`)
+  }
+}
+
+function checkAlgorithm(algorithm: Algorithm): Algorithm {
+  return isBranded(algorithm) ? algorithm : assertAlgorithm(algorithm)
+}
+
+/**
+ * docs/semantics.md "block": denied, nothing admissible, the wait covers both the block and what the
+ * state alone needs (`r`, 0 if it would admit), the reset covers the block.
+ */
+function blockedDecision(
+  limit: number,
+  _remaining: number,
+  resetMs: number,
+  r: number,
+  blockLeft: number,
+): Decision {
+  return {
+    allowed: false,
+    limit,
+    remaining: 0,
+    resetMs: Math.max(resetMs, blockLeft),
+    retryAfterMs: Math.max(blockLeft, r),
+  }
+}
+
+/** A compound's Decision from its parts (docs/semantics.md "Compound"). */
+function combine(allowed: boolean, parts: Decision[]): Decision {
+  let fewest = parts[0]!
+  let resetMs = 0
+  let retryAfterMs = 0
+  for (const part of parts) {
+    if (part.remaining < fewest.remaining) fewest = part
+    if (part.resetMs > resetMs) resetMs = part.resetMs
+    if (part.retryAfterMs > retryAfterMs) retryAfterMs = part.retryAfterMs
+  }
+  return {
+    allowed,
+    limit: fewest.limit,
+    remaining: fewest.remaining,
+    resetMs,
+    retryAfterMs: allowed ? 0 : retryAfterMs,
+    parts,
+  }
 }
