@@ -168,6 +168,7 @@ interface PendingCall {
   cost: number
   /** The per-request limit, 0 for the algorithm's own (a deny cache entry is kept per limit). */
   limit: number
+  blockDurationMs: number
   mode: DecisionMode
   /** The deny cache's clock when the call was sent. */
   sentAt: number
@@ -244,6 +245,11 @@ class LimiterImpl implements Limiter {
   /** withLimit() values by per-request limit, so a paid tier costs no allocation per request. */
   private readonly limited = new Map<number, Algorithm>()
   private eventName: string | undefined
+  /**
+   * Set once this limiter sent a per-request limit: a token bucket's state then expires when full
+   * under whichever capacity wrote it, so its reset can drop at a moment no cached denial knows.
+   */
+  private mixedLimits = false
   /** The arguments of a call without options. */
   private readonly args: CallArgs
   /** parse()'s result, overwritten by each call with options (see parse()). */
@@ -457,6 +463,7 @@ class LimiterImpl implements Limiter {
       if (options.limit !== undefined) {
         args.algorithm = this.withLimit(options.limit)
         args.limit = options.limit
+        if (args.algorithm !== this.algorithm) this.mixedLimits = true
       }
       args.cost = options.cost === undefined ? 1 : validateCost(args.algorithm, options.cost)
       args.blockDurationMs = 0
@@ -498,9 +505,10 @@ class LimiterImpl implements Limiter {
     return algorithm
   }
 
-  /** An exact answer from the deny cache, or undefined (SEMANTICS.md numbers, aged exactly). */
+  /** An exact answer from the deny cache, or undefined (docs/semantics.md numbers, aged exactly). */
   private cached(storeKey: string, args: CallArgs): Decision | undefined {
-    if (this.denied === undefined) return undefined
+    // A call that would set a block on denial must reach the store (the block is its effect).
+    if (this.denied === undefined || args.blockDurationMs !== 0) return undefined
     const hit = this.denied.get(storeKey)
     if (hit === undefined) return undefined
     const now = this.storeClock === undefined ? Date.now() : this.storeClock()
@@ -563,6 +571,7 @@ class LimiterImpl implements Limiter {
         algorithm: args.algorithm,
         cost: args.cost,
         limit: args.limit,
+        blockDurationMs: args.blockDurationMs,
         mode: args.mode,
         sentAt: storeClock === undefined ? sentAt : storeClock(),
         deadline: sentAt + this.failure.timeoutMs,
@@ -625,6 +634,7 @@ class LimiterImpl implements Limiter {
         algorithm,
         cost: amount,
         limit: 0,
+        blockDurationMs: 0,
         mode: 'enforce',
         sentAt,
         deadline: sentAt + this.failure.timeoutMs,
@@ -681,10 +691,16 @@ class LimiterImpl implements Limiter {
     this.breaker.success()
     const denied = this.denied
     if (denied !== undefined) {
-      if (decision.allowed) {
-        // This limiter's own admission changes the state a cached denial was computed from.
+      if (decision.allowed || call.blockDurationMs !== 0) {
+        // This limiter's own admission (or the block its denial just set) changes the state a
+        // cached denial was computed from.
         if (call.op === DECIDE) denied.delete(call.storeKey)
-      } else if (decision.retryAfterMs > 0 && exactWhileDenied(call.algorithm, call.cost)) {
+      } else if (
+        decision.retryAfterMs > 0 &&
+        call.blockDurationMs === 0 &&
+        exactWhileDenied(call.algorithm, call.cost, decision) &&
+        !(this.mixedLimits && call.algorithm.kind === 'tokenBucket')
+      ) {
         this.remember(call, decision)
       }
     }
@@ -891,16 +907,18 @@ function replyProblem(value: unknown, algorithm: Algorithm): string | undefined 
 
 /**
  * Whether a denial's numbers stay exact while it lasts, aged by the clock alone (if nothing else
- * arrives): `remaining` constant, `resetMs` and `retryAfterMs` falling one per millisecond. A
- * fixed window's count does not move within its window, so any cost. A cost-1 denial leaves 0
- * admissible until it ends in every rate algorithm, and the reset falls linearly; a larger cost
- * on a sliding or refilling state would see `remaining` grow before the denial ends. Concurrency
- * denials end whenever another process releases, and compounds mix these, so neither is cached.
+ * arrives): `remaining` constant, `resetMs` and `retryAfterMs` falling one per millisecond, whether
+ * or not a block is behind it. A cost-1 denial leaves 0 admissible until it ends in every rate
+ * algorithm, blocked or not. A fixed window's count does not move inside its window, so a larger
+ * cost is exact too when `remaining > 0` (which a blocked answer never shows: a block that ends
+ * before the window would change `remaining`). A larger cost on a sliding or refilling state
+ * would see `remaining` grow before the denial ends. Concurrency denials end whenever another
+ * process releases, and compounds mix these, so neither is cached.
  */
-function exactWhileDenied(algorithm: Algorithm, cost: number): boolean {
+function exactWhileDenied(algorithm: Algorithm, cost: number, decision: Decision): boolean {
   switch (algorithm.kind) {
     case 'fixedWindow':
-      return true
+      return cost === 1 || decision.remaining > 0
     case 'slidingWindow':
     case 'slidingLog':
     case 'tokenBucket':
