@@ -678,7 +678,7 @@ class LimiterImpl implements Limiter {
       call.resolve(undefined)
       return
     }
-    const problem = replyProblem(value, call.algorithm)
+    const problem = replyProblem(value, call.algorithm, call.op === DECIDE)
     if (problem !== undefined) {
       const error = new TollgateError(
         'ERR_TOLLGATE_STORE_REPLY',
@@ -877,8 +877,9 @@ function isCount(value: unknown): boolean {
 /**
  * Why a store's reply is not a Decision for `algorithm` (undefined when it is one): a bad reply is
  * a store failure, answered by the fail policy (issue 14 item 1), never a crash or a NaN header.
+ * `leased`: an admitted concurrency decision must carry its lease (a peek carries none).
  */
-function replyProblem(value: unknown, algorithm: Algorithm): string | undefined {
+function replyProblem(value: unknown, algorithm: Algorithm, leased: boolean): string | undefined {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     return describeValue(value)
   }
@@ -894,10 +895,10 @@ function replyProblem(value: unknown, algorithm: Algorithm): string | undefined 
       return `parts ${describeValue(parts)} for ${algorithm.members.length} members`
     }
     for (let i = 0; i < parts.length; i++) {
-      const problem = replyProblem(parts[i], algorithm.members[i]!)
+      const problem = replyProblem(parts[i], algorithm.members[i]!, false)
       if (problem !== undefined) return `parts[${i}] ${problem}`
     }
-  } else if (algorithm.kind === 'concurrency' && d.allowed === true) {
+  } else if (leased && algorithm.kind === 'concurrency' && d.allowed === true) {
     if (typeof d.lease !== 'string' || d.lease.length === 0) {
       return `an admission with lease ${describeValue(d.lease)}`
     }

@@ -224,11 +224,200 @@ export class MemoryStore implements Store {
    * @internal
    */
   decideNow(key: string, algorithm: Algorithm, cost: number, blockDurationMs = 0): Decision {
-    const now = this.now()
-    const k = storedKey(key)
-    if (algorithm.kind === 'compound') {
+    const now = this.clock()
+    if (!Number.isSafeInteger(now)) throw clockError(now)
+    const k = key.length <= 42 && key.charCodeAt(0) !== 0 ? key : storedKey(key)
+    const kind = algorithm.kind
+    if (kind === 'compound') {
       return this.decideCompound(k, algorithm.members, now, cost, blockDurationMs, true)
     }
+    if (kind === 'concurrency') return this.decideSlow(k, algorithm, now, cost, blockDurationMs)
+    const map = this.maps[KIND_INDEX[kind]]
+    const slot = map === undefined ? undefined : map.get(k)
+    let base = NONE
+    if (slot !== undefined) {
+      base = slot * STRIDE
+      const st = this.st
+      // A live block (or one ended but not yet swept) takes the general path.
+      if (st[base + 3] !== 0) return this.decideSlow(k, algorithm, now, cost, blockDurationMs)
+      if (st[base]! <= now) {
+        // Expired state is the same as no state; the slot is reused.
+        st[base] = st[base + 1] = st[base + 2] = 0
+        this.logs[slot] = undefined
+        base = NONE
+      }
+    }
+    // The hot path, one algorithm kind inline: read, decide, write, answer.
+    const d = this.fast(slot, base, k, algorithm, now, cost)
+    if (!d.allowed && blockDurationMs > 0) {
+      const at = this.maps[KIND_INDEX[kind]]?.get(k) ?? this.allocate(KIND_INDEX[kind], k, now)
+      this.setBlock(at, now + blockDurationMs)
+      return blockedDecision(d.limit, d.remaining, d.resetMs, d.retryAfterMs, blockDurationMs)
+    }
+    return d
+  }
+
+  /** decideNow for the four rate algorithms on a key without a block. */
+  private fast(
+    slot: number | undefined,
+    base: number,
+    k: string,
+    algorithm: RateAlgorithm,
+    now: number,
+    cost: number,
+  ): Decision {
+    const st = this.st
+    switch (algorithm.kind) {
+      case 'fixedWindow': {
+        // A = count; the state belongs to this window iff it expires at this window's end.
+        const { limit, windowMs } = algorithm
+        const end = (Math.floor(now / windowMs) + 1) * windowMs
+        const count = base !== NONE && st[base] === end ? st[base + 1]! : 0
+        if (count + cost <= limit) {
+          const after = count + cost
+          slot ??= this.allocate(KIND_INDEX.fixedWindow, k, now)
+          const at = slot * STRIDE
+          this.setExp(at, end)
+          this.st[at + 1] = after
+          this.touch(slot)
+          return {
+            allowed: true,
+            limit,
+            remaining: limit - after,
+            resetMs: end - now,
+            retryAfterMs: 0,
+          }
+        }
+        if (slot !== undefined) this.touch(slot)
+        return {
+          allowed: false,
+          limit,
+          remaining: Math.max(0, limit - count),
+          resetMs: count > 0 ? end - now : 0,
+          retryAfterMs: end - now,
+        }
+      }
+      case 'slidingWindow': {
+        const { limit: L, windowMs: W } = algorithm
+        const start = Math.floor(now / W) * W
+        const e = now - start
+        let curr = 0
+        let prev = 0
+        if (base !== NONE) {
+          const expiresAt = st[base]!
+          if (expiresAt === start + 2 * W) {
+            curr = st[base + 1]!
+            prev = st[base + 2]!
+          } else if (expiresAt === start + W) {
+            prev = st[base + 1]!
+          }
+        }
+        const used = prev * (W - e) + curr * W
+        if (used + cost * W <= L * W) {
+          slot ??= this.allocate(KIND_INDEX.slidingWindow, k, now)
+          const at = slot * STRIDE
+          this.setExp(at, start + 2 * W)
+          this.st[at + 1] = curr + cost
+          this.st[at + 2] = prev
+          this.touch(slot)
+          return {
+            allowed: true,
+            limit: L,
+            remaining: Math.max(0, Math.floor((L * W - used - cost * W) / W)),
+            resetMs: start + 2 * W - now,
+            retryAfterMs: 0,
+          }
+        }
+        if (slot !== undefined) this.touch(slot)
+        const free = L - curr - cost
+        const retryAfterMs =
+          free >= 0 && prev > 0
+            ? W - Math.floor((free * W) / prev) - e
+            : start +
+              W -
+              now +
+              (curr > 0 ? Math.max(0, W - Math.floor(((L - cost) * W) / curr)) : 0)
+        return {
+          allowed: false,
+          limit: L,
+          remaining: Math.max(0, Math.floor((L * W - used) / W)),
+          resetMs: curr > 0 ? start + 2 * W - now : prev > 0 ? start + W - now : 0,
+          retryAfterMs,
+        }
+      }
+      case 'tokenBucket': {
+        const { capacity: C, refillRate: R, refillIntervalMs: I } = algorithm
+        const full = C * I
+        let units = full
+        if (base !== NONE) {
+          // A clock that steps back refills nothing rather than draining the bucket.
+          units = Math.min(full, st[base + 1]! + Math.max(0, now - st[base + 2]!) * R)
+        }
+        const need = cost * I
+        if (units >= need) {
+          units -= need
+          const resetMs = Math.ceil((full - units) / R)
+          slot ??= this.allocate(KIND_INDEX.tokenBucket, k, now)
+          const at = slot * STRIDE
+          this.setExp(at, now + resetMs)
+          this.st[at + 1] = units
+          this.st[at + 2] = now
+          this.touch(slot)
+          return {
+            allowed: true,
+            limit: C,
+            remaining: Math.floor(units / I),
+            resetMs,
+            retryAfterMs: 0,
+          }
+        }
+        // A denial writes nothing (as the Lua script): the stored state refills to the same
+        // balance later, and a clock that stepped back cannot re-grant refill already counted.
+        if (slot !== undefined) this.touch(slot)
+        return {
+          allowed: false,
+          limit: C,
+          remaining: Math.floor(units / I),
+          resetMs: Math.ceil((full - units) / R),
+          retryAfterMs: Math.ceil((need - units) / R),
+        }
+      }
+      default: {
+        // slidingLog: evaluate() and commit() already touch only the live entries.
+        const L = algorithm.limit
+        this.evaluate(slot, algorithm, L, now, cost)
+        if (this.sOk) {
+          slot ??= this.allocate(KIND_INDEX.slidingLog, k, now)
+          this.commit(slot, algorithm, L, now, cost)
+          this.touch(slot)
+          return {
+            allowed: true,
+            limit: L,
+            remaining: this.sRemAfter,
+            resetMs: this.sResetAfter,
+            retryAfterMs: 0,
+          }
+        }
+        if (slot !== undefined) this.touch(slot)
+        return {
+          allowed: false,
+          limit: L,
+          remaining: this.sRem,
+          resetMs: this.sReset,
+          retryAfterMs: this.sRetry,
+        }
+      }
+    }
+  }
+
+  /** decideNow's general path: a block, concurrency, or a denial that sets a block. */
+  private decideSlow(
+    k: string,
+    algorithm: Exclude<Algorithm, { kind: 'compound' }>,
+    now: number,
+    cost: number,
+    blockDurationMs: number,
+  ): Decision {
     const ns = KIND_INDEX[algorithm.kind]
     const L = algorithm.kind === 'tokenBucket' ? algorithm.capacity : algorithm.limit
     let slot = this.maps[ns]?.get(k)
@@ -406,11 +595,7 @@ export class MemoryStore implements Store {
 
   private now(): number {
     const now = this.clock()
-    if (!Number.isSafeInteger(now)) {
-      throw new TollgateTypeError(
-        `clock must return integer epoch milliseconds, got ${describeValue(now)}`,
-      )
-    }
+    if (!Number.isSafeInteger(now)) throw clockError(now)
     return now
   }
 
@@ -426,7 +611,10 @@ export class MemoryStore implements Store {
       st[base] = st[base + 1] = st[base + 2] = 0
       this.logs[slot] = undefined
     }
-    return st[base + 3]!
+    const blockedUntil = st[base + 3]!
+    // An ended block is forgotten, so the key is back on decideNow's fast path.
+    if (blockedUntil !== 0 && blockedUntil <= now) st[base + 3] = 0
+    return blockedUntil
   }
 
   /**
@@ -1050,6 +1238,12 @@ function storedKey(key: string): string {
   if (key.length <= 42 && key.charCodeAt(0) !== 0) return key
   if (key.charCodeAt(0) !== 0 && Buffer.byteLength(key) <= MAX_STORED_KEY_BYTES) return key
   return `\0${createHash('sha256').update(key).digest('base64')}`
+}
+
+function clockError(now: unknown): TollgateTypeError {
+  return new TollgateTypeError(
+    `clock must return integer epoch milliseconds, got ${describeValue(now)}`,
+  )
 }
 
 function checkKey(key: unknown): void {

@@ -317,6 +317,23 @@ describe('store replies are validated (issue 14 item 1)', () => {
     })
     expect(await limiter.limit('k')).toMatchObject({ degraded: true })
     expect(errors).toHaveLength(1)
+    // A peek acquires nothing, so the same answer without a lease is a good peek.
+    expect(await limiter.peek('k')).toEqual({
+      allowed: true,
+      limit: 2,
+      remaining: 1,
+      resetMs: 60_000,
+      retryAfterMs: 0,
+    })
+    expect(errors).toHaveLength(1)
+  })
+
+  it('a concurrency peek through a remote-like store answers without a lease', async () => {
+    const { store } = wrapped(new MemoryStore())
+    const limiter = createLimiter({ algorithm: concurrency({ limit: 2 }), store })
+    const d = await limiter.peek('k')
+    expect(d).toMatchObject({ allowed: true, remaining: 1 })
+    expect('degraded' in d).toBe(false)
   })
 })
 
@@ -581,4 +598,78 @@ describe('deny cache never changes a number (issue 14 item 9)', () => {
     },
     60_000,
   )
+})
+
+describe('compound limits through the limiter (issue 11 item 1)', () => {
+  it('a client held at 10 per second keeps its daily quota; stacked limiters drain it', async () => {
+    let now = 86_400_000 * 20_000
+    const clock = () => now
+    const perSecond = slidingWindow({ limit: 10, windowMs: 1000 })
+    const perDay = fixedWindow({ limit: 1000, windowMs: 86_400_000 })
+    const store = new MemoryStore({ clock })
+    const compound = createLimiter({ algorithm: [perSecond, perDay], store, prefix: 'c:' })
+    // Stacked: the daily limiter counts every request before the per-second one denies it.
+    const day = createLimiter({ algorithm: perDay, store, prefix: 'd:' })
+    const second = createLimiter({ algorithm: perSecond, store, prefix: 's:' })
+    let compoundAdmitted = 0
+    let stackedAdmitted = 0
+    // 100 requests a second for 20 seconds: 10 a second can pass.
+    for (let s = 0; s < 20; s++) {
+      for (let r = 0; r < 100; r++) {
+        now = 86_400_000 * 20_000 + s * 1000 + r * 10
+        if ((await compound.limit('client')).allowed) compoundAdmitted++
+        const daily = await day.limit('client')
+        if (daily.allowed && (await second.limit('client')).allowed) stackedAdmitted++
+      }
+    }
+    const compoundLeft = await compound.peek('client')
+    const dayLeft = await day.peek('client')
+    // Each member's remaining, as parts: the daily member counted only what was admitted.
+    expect(compoundLeft.parts?.[1]?.remaining).toBe(
+      1000 - compoundAdmitted - (compoundLeft.allowed ? 1 : 0),
+    )
+    expect(compoundAdmitted).toBeLessThanOrEqual(20 * 10 + 10)
+    // The stacked daily limiter counted every request: its quota is gone.
+    expect(dayLeft.allowed).toBe(false)
+    expect(stackedAdmitted).toBeLessThan(compoundAdmitted)
+  })
+
+  it('answers parts in member order and the limit of the part with the fewest remaining', async () => {
+    const limiter = createLimiter({
+      algorithm: [
+        fixedWindow({ limit: 5, windowMs: 60_000 }),
+        slidingLog({ limit: 2, windowMs: 60_000 }),
+      ],
+    })
+    const d = await limiter.limit('k')
+    expect(d.parts?.map((p) => p.limit)).toEqual([5, 2])
+    expect(d).toMatchObject({ allowed: true, limit: 2, remaining: 1 })
+  })
+})
+
+describe('concurrency with the fail policy', () => {
+  it('a degraded (open) admission carries no lease; release of an unknown lease is a no-op', async () => {
+    const limiter = createLimiter({
+      algorithm: concurrency({ limit: 1 }),
+      store: replying(() => Promise.reject(new Error('down'))),
+      onStoreError: () => {},
+    })
+    const d = await limiter.limit('k')
+    expect(d).toMatchObject({ allowed: true, degraded: true })
+    expect('lease' in d).toBe(false)
+  })
+
+  it("mode 'local' hands out local leases that release frees", async () => {
+    const limiter = createLimiter({
+      algorithm: concurrency({ limit: 1 }),
+      store: replying(() => Promise.reject(new Error('down'))),
+      failure: { mode: 'local', breaker: false },
+      onStoreError: () => {},
+    })
+    const d = await limiter.limit('k')
+    expect(d).toMatchObject({ allowed: true, degraded: true, lease: expect.any(String) })
+    expect((await limiter.limit('k')).allowed).toBe(false)
+    await limiter.release('k', d.lease!)
+    expect((await limiter.limit('k')).allowed).toBe(true)
+  })
 })
