@@ -5,7 +5,7 @@ import fastifyCookie from '@fastify/cookie'
 import fastifySession from '@fastify/session'
 import type { TollgateRouteOptions } from '@tollgate/fastify'
 import { RedisSessionStore } from '@tollgate/session'
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, preHandlerHookHandler } from 'fastify'
 import type { Cluster, Redis } from 'ioredis'
 
 declare module 'fastify' {
@@ -21,11 +21,13 @@ export interface SessionOptions {
   prefix?: string
   /** The rate limit of POST /login. */
   loginRateLimit?: TollgateRouteOptions
+  /** A second limiter of POST /login that needs the parsed body (`app.rateLimit()`). */
+  loginLockout?: preHandlerHookHandler
 }
 
 /** Registers cookies, sessions and the routes POST /login, GET /me and POST /logout. */
 export async function registerSessions(app: FastifyInstance, options: SessionOptions = {}) {
-  const { client, prefix = 'sess:', loginRateLimit } = options
+  const { client, prefix = 'sess:', loginRateLimit, loginLockout } = options
   await app.register(fastifyCookie)
   await app.register(fastifySession, {
     // Without Redis: @fastify/session's in-memory store, for development only.
@@ -36,7 +38,10 @@ export async function registerSessions(app: FastifyInstance, options: SessionOpt
   })
   app.post<{ Body: { id?: unknown; name?: unknown } }>(
     '/login',
-    { config: loginRateLimit ? { rateLimit: loginRateLimit } : {} },
+    {
+      config: loginRateLimit ? { rateLimit: loginRateLimit } : {},
+      ...(loginLockout ? { preHandler: loginLockout } : {}),
+    },
     async (request, reply) => {
       const { id, name } = request.body ?? {}
       if (typeof id !== 'string' || typeof name !== 'string') {

@@ -59,5 +59,6 @@ export {
   settle,
   type Ticket,
   WARN_ON_DENIED_THREW,
+  WARN_SETTLE_FAILED,
   WARN_SUCCESS_CHECK_THREW,
 } from './pipeline.js'

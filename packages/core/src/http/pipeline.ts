@@ -256,11 +256,11 @@ export function settle<Req, Res>(
   if (ticket.done) return
   ticket.done = true
   const limiter = config.limiter
-  if (ticket.lease !== undefined) void limiter.release(ticket.key, ticket.lease)
+  if (ticket.lease !== undefined) quietly(() => limiter.release(ticket.key, ticket.lease!))
   if (!config.skipFailedRequests && !config.skipSuccessfulRequests) return
   const refund = (success: boolean) => {
     if (success ? config.skipSuccessfulRequests : config.skipFailedRequests) {
-      void limiter.refund(ticket.key, { cost: ticket.cost })
+      quietly(() => limiter.refund(ticket.key, { cost: ticket.cost }))
     }
   }
   const judge = config.requestWasSuccessful
@@ -294,6 +294,23 @@ export function settle<Req, Res>(
     refund(answer === true)
   }
 }
+
+/**
+ * Runs post-response work that must never crash the process: the limiter's refund and release
+ * resolve even when the store fails (onStoreError hears of it); anything else is a warning.
+ */
+function quietly(work: () => Promise<unknown>): void {
+  const report = (error: unknown) =>
+    warn(WARN_SETTLE_FAILED, `a refund or release failed after the response: ${String(error)}`)
+  try {
+    work().catch(report)
+  } catch (error) {
+    report(error)
+  }
+}
+
+/** Warning code: a refund or lease release failed outside the store's fail policy. */
+export const WARN_SETTLE_FAILED = 'WARN_TOLLGATE_SETTLE_FAILED'
 
 /** Warning code: a `requestWasSuccessful` callback threw or rejected. */
 export const WARN_SUCCESS_CHECK_THREW = 'WARN_TOLLGATE_SUCCESS_CHECK_THREW'
