@@ -1,4 +1,9 @@
-import { describeValue, TollgateRangeError, TollgateTypeError } from '@tollgate/core'
+import {
+  describeValue,
+  type TollgateErrorCode,
+  TollgateRangeError,
+  TollgateTypeError,
+} from '@tollgate/core'
 
 /**
  * Error codes raised by @tollgate/session (listed in the package README):
@@ -18,18 +23,11 @@ import { describeValue, TollgateRangeError, TollgateTypeError } from '@tollgate/
  * - `ERR_TOLLGATE_SESSION_CLIENT`: the client cannot take commands (a node-redis client that is
  *   not connected).
  */
-export type SessionErrorCode =
-  | 'ERR_TOLLGATE_INVALID_OPTION'
-  | 'ERR_TOLLGATE_UNKNOWN_OPTION'
-  | 'ERR_TOLLGATE_SESSION_TIMEOUT'
-  | 'ERR_TOLLGATE_SESSION_PARSE'
-  | 'ERR_TOLLGATE_SESSION_HOOK'
-  | 'ERR_TOLLGATE_SESSION_CONFLICT'
-  | 'ERR_TOLLGATE_SESSION_CLUSTER'
-  | 'ERR_TOLLGATE_SESSION_NO_USER_KEY'
-  | 'ERR_TOLLGATE_SESSION_VALUE'
-  | 'ERR_TOLLGATE_SESSION_CALLBACK'
-  | 'ERR_TOLLGATE_SESSION_CLIENT'
+/** The codes of TollgateErrorCode that @tollgate/session raises (listed above). */
+export type SessionErrorCode = Extract<
+  TollgateErrorCode,
+  'ERR_TOLLGATE_INVALID_OPTION' | 'ERR_TOLLGATE_UNKNOWN_OPTION' | `ERR_TOLLGATE_SESSION_${string}`
+>
 
 /** A runtime failure of the session store with a stable `code`; the Redis error, if any, is `cause`. */
 export class SessionStoreError extends Error {
