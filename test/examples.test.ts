@@ -240,9 +240,9 @@ describe.each(cases)('examples/$name with $backend', ({ name, backend, policies 
     expect(denied.headers.get('retry-after')).toMatch(/^[1-9]\d*$/)
   })
 
-  it.runIf(name === 'fastify-app')(
-    'limits /report per second and per day all or nothing: a throttled client keeps its daily quota',
-    async () => {
+  // Each example shows its own feature: defined only where it exists (no skipped tests).
+  if (name === 'fastify-app')
+    it('limits /report per second and per day all or nothing: a throttled client keeps its daily quota', async () => {
       const { url } = await example()
       const statuses: number[] = []
       let last: Response | undefined
@@ -258,12 +258,10 @@ describe.each(cases)('examples/$name with $backend', ({ name, backend, policies 
       expect(last!.headers.get('ratelimit')).toMatch(
         /^"2-in-1s"; r=0; t=\d+, "100-in-86400s"; r=98; t=\d+$/,
       )
-    },
-  )
+    })
 
-  it.runIf(name === 'express-app')(
-    'holds at most 2 uploads in flight per client and frees a slot when one finishes',
-    async () => {
+  if (name === 'express-app')
+    it('holds at most 2 uploads in flight per client and frees a slot when one finishes', async () => {
       const { url } = await example()
       const { request } = await import('node:http')
       const target = new URL(`${url}/upload`)
@@ -286,25 +284,30 @@ describe.each(cases)('examples/$name with $backend', ({ name, backend, policies 
       }
       const first = open()
       const second = open()
-      // Both holders are in flight once the server answers a third at once.
-      let third: Response | undefined
-      for (let i = 0; i < 50; i++) {
-        third = await fetch(`${url}/upload`, { method: 'POST', body: 'x' })
-        if (third.status === 429) break
-        await new Promise((resolve) => setTimeout(resolve, 20))
+      try {
+        // Both holders are in flight once the server answers a third at once.
+        let third: Response | undefined
+        for (let i = 0; i < 50; i++) {
+          third = await fetch(`${url}/upload`, { method: 'POST', body: 'x' })
+          if (third.status === 429) break
+          await new Promise((resolve) => setTimeout(resolve, 20))
+        }
+        expect(third?.status).toBe(429)
+        // Stacked after the general limit: its member follows, with no `w` and no `t`.
+        expect(third?.headers.get('ratelimit-policy')).toMatch(
+          /, "uploads"; q=2; qu="concurrent-requests"; pk=:[A-Za-z0-9+/]{16}:$/,
+        )
+        expect(third?.headers.get('ratelimit')).toMatch(/, "uploads"; r=0$/)
+        first.req.end()
+        expect(await first.done).toBe(200)
+        const again = await fetch(`${url}/upload`, { method: 'POST', body: 'y' })
+        expect(again.status).toBe(200)
+      } finally {
+        first.req.end()
+        second.req.end()
       }
-      expect(third?.status).toBe(429)
-      expect(third?.headers.get('ratelimit-policy')).toBe(
-        `"uploads"; q=2; qu="concurrent-requests"; pk=${third?.headers.get('ratelimit-policy')?.split('pk=')[1]}`,
-      )
-      first.req.end()
-      expect(await first.done).toBe(200)
-      const again = await fetch(`${url}/upload`, { method: 'POST', body: 'y' })
-      expect(again.status).toBe(200)
-      second.req.end()
       expect(await second.done).toBe(200)
-    },
-  )
+    })
 
   it('closes the server and exits 0 on SIGTERM', async () => {
     const { child, exited, stdout } = await example()
