@@ -26,7 +26,17 @@ import {
 /** The codes of TollgateErrorCode that @tollgate/session raises (listed above). */
 export type SessionErrorCode = Extract<
   TollgateErrorCode,
-  'ERR_TOLLGATE_INVALID_OPTION' | 'ERR_TOLLGATE_UNKNOWN_OPTION' | `ERR_TOLLGATE_SESSION_${string}`
+  | 'ERR_TOLLGATE_INVALID_OPTION'
+  | 'ERR_TOLLGATE_UNKNOWN_OPTION'
+  | 'ERR_TOLLGATE_SESSION_TIMEOUT'
+  | 'ERR_TOLLGATE_SESSION_PARSE'
+  | 'ERR_TOLLGATE_SESSION_HOOK'
+  | 'ERR_TOLLGATE_SESSION_CONFLICT'
+  | 'ERR_TOLLGATE_SESSION_CLUSTER'
+  | 'ERR_TOLLGATE_SESSION_NO_USER_KEY'
+  | 'ERR_TOLLGATE_SESSION_VALUE'
+  | 'ERR_TOLLGATE_SESSION_CALLBACK'
+  | 'ERR_TOLLGATE_SESSION_CLIENT'
 >
 
 /** A runtime failure of the session store with a stable `code`; the Redis error, if any, is `cause`. */

@@ -266,6 +266,10 @@ function c(allowed: boolean, parts: Decision[]): Decision {
 
 const fw3 = fixedWindow({ limit: 3, windowMs: 1000 })
 
+/**
+ * The cases beyond the rate algorithms' decide: per-kind state, peek, refund, block,
+ * blockDurationMs, per-request limits, compound limits and concurrency (each names its `feature`).
+ */
 export const extendedConformanceCases: ConformanceCase[] = [
   {
     name: 'state is kept apart per algorithm kind on one key',
