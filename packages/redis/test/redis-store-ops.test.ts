@@ -42,7 +42,7 @@ async function snapshot(key: string): Promise<unknown> {
       : type === 'list'
         ? await client.lrange(key, 0, -1)
         : type === 'zset'
-          ? await client.zrange(key, 0, -1, 'WITHSCORES')
+          ? await client.zrange(key, '0', '-1', 'WITHSCORES')
           : type === 'string'
             ? await client.get(key)
             : null
