@@ -27,7 +27,13 @@ import {
 } from './fail-policy.js'
 import { defaultPolicyName } from './headers.js'
 import { MemoryStore } from './memory-store.js'
-import { boundedInteger, optionalFunction, rejectUnknownOptions, requireObject } from './options.js'
+import {
+  boundedInteger,
+  optionalFunction,
+  optionNames,
+  rejectUnknownOptions,
+  requireObject,
+} from './options.js'
 import type { Store } from './store.js'
 import { traitsOf } from './traits.js'
 
@@ -143,7 +149,8 @@ export const LIMITER_OPTION_NAMES = {
   denyCache: true,
 } as const satisfies Record<keyof LimiterOptions, true>
 
-const LIMITER_OPTIONS: readonly string[] = Object.keys(LIMITER_OPTION_NAMES)
+/** The names createLimiter() knows (the keys of LIMITER_OPTION_NAMES). */
+export const LIMITER_OPTIONS: readonly string[] = optionNames(LIMITER_OPTION_NAMES)
 
 /** Bound of the deny cache; oldest entries go first when it is full. */
 const DENY_CACHE_MAX = 100_000

@@ -94,3 +94,10 @@ export function boundedInteger(name: string, value: unknown, max: number): numbe
   }
   return value
 }
+
+/** The names of an option-name record (`{ limit: true, ... }`), in declaration order. */
+export function optionNames(record: Readonly<Record<string, true>>): string[] {
+  const names: string[] = []
+  for (const name in record) names.push(name)
+  return names
+}

@@ -104,7 +104,13 @@ function bucketSeconds(capacity: number, refillRate: number, refillIntervalMs: n
 }
 
 /** The kinds a store must interpret, in the table's order. */
-export const ALGORITHM_KINDS = Object.keys(ALGORITHM_TRAITS) as readonly AlgorithmKind[]
+export const ALGORITHM_KINDS: readonly AlgorithmKind[] = kindsOf(ALGORITHM_TRAITS)
+
+function kindsOf(table: TraitsTable): AlgorithmKind[] {
+  const kinds: AlgorithmKind[] = []
+  for (const kind in table) kinds.push(kind as AlgorithmKind)
+  return kinds
+}
 
 /** The traits of an algorithm value's kind. */
 export function traitsOf<A extends Algorithm>(algorithm: A): AlgorithmTraits<A> {

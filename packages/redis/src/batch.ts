@@ -29,7 +29,7 @@ export const MAX_OPS_PER_CALL = 500
 
 /**
  * Gathers the ops issued in one event-loop turn and sends them as one script call per script
- * and Cluster slot (DESIGN.md, "Batched Redis calls"). The scripts loop over their ops in issue
+ * and Cluster slot (packages/redis/README.md, "Batching"). The scripts loop over their ops in issue
  * order, so the answers are those of one call per op. Each turn is flushed on its own
  * (`setImmediate`, after every promise continuation of the turn has run), whatever calls are still
  * in flight: a slow batch never holds a later one. Without batching every op is sent at once.

@@ -153,7 +153,7 @@ function toDecision(reply: unknown, limit: number): Decision {
 /**
  * A compound's reply `[allowed (1|0), part 1, ..., part m]` as a Decision: the parts in member
  * order, `remaining` their min, `resetMs` and `retryAfterMs` their max, and `limit` that of the
- * part with the fewest remaining (the first on a tie) (DESIGN.md, "Compound limits").
+ * part with the fewest remaining (the first on a tie) (docs/semantics.md, compound limits).
  */
 function toCompoundDecision(reply: unknown, members: readonly RateAlgorithm[]): Decision {
   if (!Array.isArray(reply) || reply.length !== members.length + 1) throw replyError(reply)

@@ -1,5 +1,5 @@
 /**
- * Batched script calls (DESIGN.md, "Batched Redis calls"; issue 9) on a redis-server of this
+ * Batched script calls (packages/redis/README.md, "Batching"; issue 9) on a redis-server of this
  * file's own, so INFO commandstats counts only what this file sends: one call per script per
  * event-loop turn, one TIME per call, each caller its own Decision, a failed batch failing each
  * caller (and the fail policy answering each), a slow batch never holding the next, recovery

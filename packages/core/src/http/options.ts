@@ -19,12 +19,12 @@ import { parseIpv6Subnet } from '../keys.js'
 import {
   algorithmSignature,
   createLimiter,
-  LIMITER_OPTION_NAMES,
+  LIMITER_OPTIONS,
   type Limiter,
   type LimiterOptions,
   type LimitOptions,
 } from '../limiter.js'
-import { optionalFunction, rejectUnknownOptions, requireObject } from '../options.js'
+import { optionalFunction, optionNames, rejectUnknownOptions, requireObject } from '../options.js'
 import type { Store } from '../store.js'
 import { factoryList } from '../traits.js'
 
@@ -207,10 +207,10 @@ const HTTP_OPTION_NAMES = {
 } as const satisfies Record<keyof HttpLimitOptions<unknown, unknown, unknown>, true>
 
 /** The names parseHttpOptions knows. */
-export const HTTP_OPTIONS: readonly string[] = Object.keys(HTTP_OPTION_NAMES)
+export const HTTP_OPTIONS: readonly string[] = optionNames(HTTP_OPTION_NAMES)
 
 /** The adapter options that build the limiter (every createLimiter option). */
-export const LIMITER_OWNED: readonly string[] = Object.keys(LIMITER_OPTION_NAMES) // every createLimiter option
+export const LIMITER_OWNED: readonly string[] = LIMITER_OPTIONS
 
 const DEFAULT_MESSAGE = { kind: 'default' } as const
 
