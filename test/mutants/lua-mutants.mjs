@@ -12,10 +12,14 @@ import { join, relative } from 'node:path'
 
 const SCRIPT_DIRS = ['packages/redis/src/scripts', 'packages/redis/src/scripts/include']
 
+/** Every test of packages/redis/test but the client adapter's (it needs the Cluster), and more. */
+const REDIS_TESTS = readdirSync(new URL('../../packages/redis/test', import.meta.url))
+  .filter((name) => name.endsWith('.test.ts') && name !== 'client.test.ts')
+  .map((name) => `packages/redis/test/${name}`)
+
 const TESTS = [
   'test/conformance.test.ts',
-  'packages/redis/test/redis-store.test.ts',
-  'packages/redis/test/redis-store-own-server.test.ts',
+  ...REDIS_TESTS,
   'test/mutants/sliding-log-ttl.test.ts',
   'test/mutants/token-bucket-clock-and-bounds.test.ts',
   'test/mutants/redis-store-reply.test.ts',

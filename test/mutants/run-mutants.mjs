@@ -13,7 +13,7 @@
  * One redis-server is started for the whole run (TOLLGATE_TEST_REDIS_PORT), so each mutant costs
  * only its test files. Not part of `pnpm test` (minutes, not seconds).
  */
-import { execFileSync, spawn, spawnSync } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
 import { tmpdir } from 'node:os'
@@ -81,7 +81,7 @@ try {
     restore = { path, text }
     writeFileSync(path, mutated)
     const t0 = Date.now()
-    const run = spawnSync(
+    const run = await runTests(
       'pnpm',
       ['exec', 'vitest', 'run', '--config', 'vitest.mutation.config.ts', '--bail', '1', ...m.tests],
       {
@@ -92,8 +92,6 @@ try {
           NO_COLOR: '1',
           FORCE_COLOR: '0',
         },
-        encoding: 'utf8',
-        timeout: 300_000,
       },
     )
     restoreNow()
@@ -117,6 +115,25 @@ console.log(
 for (const { m, outcome } of bad)
   console.log(`  ${outcome}: ${m.id} (${m.file})${m.why ? ` ${m.why}` : ''}`)
 process.exit(bad.length === 0 ? 0 : 1)
+
+/** Runs a test command asynchronously (so Ctrl-C reaches the restore handler), 5 min at most. */
+function runTests(command, args, options) {
+  return new Promise((resolve) => {
+    const child = spawn(command, args, options)
+    let stdout = ''
+    child.stdout.on('data', (chunk) => {
+      stdout += chunk
+    })
+    child.stderr.on('data', (chunk) => {
+      stdout += chunk
+    })
+    const timer = setTimeout(() => child.kill('SIGKILL'), 300_000)
+    child.on('close', (status) => {
+      clearTimeout(timer)
+      resolve({ status, stdout, stderr: '' })
+    })
+  })
+}
 
 /** The name of the first failing test in vitest's output, for the report. */
 function firstFailure(output) {
