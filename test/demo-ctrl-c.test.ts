@@ -47,7 +47,9 @@ describe('Ctrl-C on a demo', () => {
     async (script) => {
       const { code, signal, output } = await runThenCtrlC(script)
       expect({ code, signal }).toEqual({ code: 0, signal: null })
-      expect(output).toMatch(/SIGINT: closing the server\nclosed\n/)
+      // The whole group gets SIGINT; pnpm also forwards a signal to its child, and on a loaded
+      // machine the forwarded SIGTERM can reach node first. Either way the demo closes cleanly.
+      expect(output).toMatch(/(SIGINT|SIGTERM): closing the server\nclosed\n/)
       expect(output).not.toMatch(/ERR_PNPM|ELIFECYCLE|Command failed/)
     },
     60_000,
