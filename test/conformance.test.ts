@@ -13,20 +13,20 @@ import {
 import { conformanceCases, runConformanceCase } from '@tollgate/core/testing'
 import { RedisStore } from '@tollgate/redis'
 import fc from 'fast-check'
-import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
+import { connectClient, type TestClient } from './support/clients.js'
 
 // Shared server: every key of this file lives under its own prefix.
 const filePrefix = `t-conformance-${randomUUID()}:`
-let client: Redis
+let client: TestClient
 let now = 0
 const clock = () => now
 const setNow = (ms: number) => {
   now = ms
 }
 
-beforeAll(() => {
-  client = new Redis(inject('redisUrl'))
+beforeAll(async () => {
+  client = await connectClient(inject('redisUrl'))
 })
 
 afterAll(async () => {
@@ -35,10 +35,13 @@ afterAll(async () => {
 
 const stores: Array<[name: string, make: () => Store]> = [
   ['MemoryStore', () => new MemoryStore({ clock })],
-  ['RedisStore (batched)', () => new RedisStore({ client, prefix: `${filePrefix}b:`, clock })],
+  [
+    'RedisStore (batched)',
+    () => new RedisStore({ client: client.client, prefix: `${filePrefix}b:`, clock }),
+  ],
   [
     'RedisStore (batch: false)',
-    () => new RedisStore({ client, prefix: `${filePrefix}u:`, clock, batch: false }),
+    () => new RedisStore({ client: client.client, prefix: `${filePrefix}u:`, clock, batch: false }),
   ],
 ]
 
@@ -60,7 +63,7 @@ describe('conformance table issued within one event-loop turn on a batched Redis
   it.each(conformanceCases.map((c, index) => [c.name, c, index] as const))(
     '%s',
     async (_caseName, c, index) => {
-      const store = new RedisStore({ client, prefix: `${filePrefix}turn:`, clock })
+      const store = new RedisStore({ client: client.client, prefix: `${filePrefix}turn:`, clock })
       const pending = c.steps.map((step) => {
         setNow(step.now)
         // conformanceCases holds decide steps only.
@@ -134,7 +137,7 @@ describe('MemoryStore and RedisStore agree on random sequences', () => {
           const limit = algorithmLimit(algorithm)
           const memory = new MemoryStore({ clock })
           const redis = new RedisStore({
-            client,
+            client: client.client,
             prefix: `${filePrefix}random-${run++}:`,
             clock,
             batch,

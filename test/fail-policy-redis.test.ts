@@ -7,6 +7,7 @@ import { createLimiter, type Decision, type Limiter, type Store, slidingLog } fr
 import { RedisStore } from '@tollgate/redis'
 import { Redis } from 'ioredis'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { connectClient, type TestClient } from './support/clients.js'
 import { type RedisServer, startRedisServer } from './support/redis-server.js'
 
 const TIMEOUT_MS = 100
@@ -15,7 +16,9 @@ const COOLDOWN_MS = 200
 const SLACK_MS = 150
 
 let server: RedisServer
+/** Looks at Redis from outside; the stores run on `storeClient` (ioredis or node-redis). */
 let client: Redis
+let storeClient: TestClient
 const unhandled: unknown[] = []
 const onUnhandled = (reason: unknown) => unhandled.push(reason)
 
@@ -36,9 +39,12 @@ beforeEach(async () => {
   client.on('error', () => {})
   await client.connect()
   await client.flushall()
+  // Connection errors while the server is down are expected here; the limiter reports them.
+  storeClient = await connectClient(server.url)
 })
 
 afterEach(() => {
+  storeClient.disconnect()
   client.disconnect()
 })
 
@@ -62,7 +68,7 @@ function makeLimiter(mode: 'open' | 'local' | 'closed', errors: unknown[]) {
   return createLimiter({
     // A sliding log, not an epoch-aligned window: no window boundary can fall inside a test.
     algorithm: slidingLog({ limit: 3, windowMs: 60_000 }),
-    store: new RedisStore({ client, prefix: `fail-${mode}:` }),
+    store: new RedisStore({ client: storeClient.client, prefix: `fail-${mode}:` }),
     failure: { mode, timeoutMs: TIMEOUT_MS, breaker: { failures: 3, cooldownMs: COOLDOWN_MS } },
     onStoreError: (error) => errors.push(error),
     denyCache: false,
@@ -125,8 +131,10 @@ describe('fail policy against a real Redis', () => {
       await server.restart()
     }
 
-    // Healthy again (on another key: a call the limiter gave up on while Redis restarted may
-    // still run once, from ioredis's offline queue), then a fresh key's first decision is exact.
+    // Wait for the store client to reconnect (node-redis backs off up to 2 s between attempts),
+    // then healthy again (on another key: a call the limiter gave up on while Redis restarted may
+    // still run once, from the client's offline queue), then a fresh key's first decision is exact.
+    await storeClient.ping()
     await untilHealthy(limiter, 'probe')
     const first = await limiter.limit('fresh')
     // A sliding log's first admission: the quota is whole again W after it.

@@ -12,10 +12,13 @@ import { conformanceCases, runConformanceCase } from '@tollgate/core/testing'
 import { KEY_SUFFIX, RedisStore, stateKey } from '@tollgate/redis'
 import { Cluster, Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
+import { connectCluster, type TestClient } from './support/clients.js'
 
 // The shared test cluster: every key of this file lives under its own prefix.
 const prefix = `t-cluster-${randomUUID()}:`
+/** Looks at the cluster from outside; the stores run on `storeCluster` (ioredis or node-redis). */
 let cluster: Cluster
+let storeCluster: TestClient
 /** [first slot, last slot, master port] of every range, from CLUSTER SLOTS. */
 let ranges: Array<[number, number, number]>
 
@@ -41,11 +44,13 @@ beforeAll(async () => {
       redisOptions: { maxRetriesPerRequest: 2, connectTimeout: 5000 },
     },
   )
+  storeCluster = await connectCluster(inject('clusterPorts'))
   const slots = await cluster.cluster('SLOTS')
   ranges = slots.map(([from, to, ...nodes]) => [from, to, nodes[0]![1]])
 })
 
 afterAll(async () => {
+  await storeCluster.quit()
   await cluster.quit()
 })
 
@@ -73,7 +78,7 @@ describe('RedisStore on a Redis Cluster', () => {
     await Promise.all(
       userKeys.map(async (key) => {
         let now = 0
-        const store = new RedisStore({ client: cluster, prefix, clock: () => now })
+        const store = new RedisStore({ client: storeCluster.client, prefix, clock: () => now })
         for (const [index, c] of conformanceCases.entries()) {
           const results = await runConformanceCase(
             store,
@@ -90,7 +95,7 @@ describe('RedisStore on a Redis Cluster', () => {
   })
 
   it('decides on the Redis TIME clock of whichever master owns the key', async () => {
-    const store = new RedisStore({ client: cluster, prefix })
+    const store = new RedisStore({ client: storeCluster.client, prefix })
     const algorithms: Algorithm[] = [
       fixedWindow({ limit: 2, windowMs: 86_400_000 }),
       slidingWindow({ limit: 2, windowMs: 86_400_000 }),
@@ -113,7 +118,7 @@ describe('RedisStore on a Redis Cluster', () => {
   it('works for a user key whose first character closes the tag', async () => {
     // '{}' would be an empty tag (Redis would hash whole keys, and the state and its block would
     // land in different slots): stateKey writes such a key as '\\}...', a non-empty tag.
-    const store = new RedisStore({ client: cluster, prefix: '', clock: () => 1_000 })
+    const store = new RedisStore({ client: storeCluster.client, prefix: '', clock: () => 1_000 })
     const key = `}${randomUUID()}`
     const algorithm = slidingLog({ limit: 1, windowMs: 60_000 })
     expect((await store.decide(key, algorithm, 1)).allowed).toBe(true)

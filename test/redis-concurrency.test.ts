@@ -12,17 +12,21 @@ import { build } from 'tsup'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { luaIncludePlugin } from '../packages/redis/src/scripts/lua-include.js'
 import { concurrencyAlgorithms, heldLeases } from './fixtures/concurrency-algorithms.js'
+import { clientKind, connectClient, type TestClient } from './support/clients.js'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 // Shared server: every key of this file lives under its own prefix.
 const filePrefix = `t-concurrency-${randomUUID()}:`
 const kinds = Object.keys(concurrencyAlgorithms) as Array<keyof typeof concurrencyAlgorithms>
+/** Looks at Redis from outside; the stores run on `storeClient` (ioredis or node-redis). */
 let client: Redis
+let storeClient: TestClient
 let outDir: string
 let childScript: string
 
 beforeAll(async () => {
   client = new Redis(inject('redisUrl'))
+  storeClient = await connectClient(inject('redisUrl'))
   // Children run the real src: bundle the fixture (with @tollgate/* from src, .lua as text with
   // its includes resolved, and ioredis inlined) into one CommonJS file that plain `node` runs.
   // No build of the packages.
@@ -56,6 +60,7 @@ beforeAll(async () => {
 })
 
 afterAll(async () => {
+  await storeClient.quit()
   await client.quit()
   if (outDir) rmSync(outDir, { recursive: true, force: true })
 })
@@ -66,7 +71,7 @@ describe('RedisStore under concurrency', () => {
     async (kind) => {
       const limiter = createLimiter({
         algorithm: concurrencyAlgorithms[kind],
-        store: new RedisStore({ client }),
+        store: new RedisStore({ client: storeClient.client }),
         prefix: `${filePrefix}in-process:`,
         failure: { mode: 'closed', timeoutMs: 15_000 },
       })
@@ -93,7 +98,7 @@ describe('RedisStore under concurrency', () => {
       for (let i = 0; i < 4; i++) {
         const child = spawn(
           process.execPath,
-          [childScript, inject('redisUrl'), prefix, kind, '500'],
+          [childScript, inject('redisUrl'), prefix, kind, '500', clientKind()],
           {
             stdio: ['pipe', 'pipe', 'inherit'],
           },
@@ -133,7 +138,7 @@ describe('RedisStore under concurrency', () => {
     const prefix = `${filePrefix}killed:`
     const child = spawn(
       process.execPath,
-      [childScript, inject('redisUrl'), prefix, 'lease-holder', '3'],
+      [childScript, inject('redisUrl'), prefix, 'lease-holder', '3', clientKind()],
       {
         stdio: ['pipe', 'pipe', 'inherit'],
       },
@@ -152,7 +157,7 @@ describe('RedisStore under concurrency', () => {
     }
     const limiter = createLimiter({
       algorithm: heldLeases,
-      store: new RedisStore({ client }),
+      store: new RedisStore({ client: storeClient.client }),
       prefix,
       failure: { mode: 'closed', timeoutMs: 15_000 },
       denyCache: false,

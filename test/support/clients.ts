@@ -16,6 +16,8 @@ export const clientKinds: readonly ClientKind[] = ['ioredis', 'node-redis']
 export interface TestClient {
   readonly kind: ClientKind
   readonly client: RedisClient
+  /** PING through this client: resolves 'PONG' once it is connected. */
+  ping(): Promise<string>
   /** Quits gracefully (waits for replies in flight). */
   quit(): Promise<void>
   /** Drops the connection at once. */
@@ -54,6 +56,7 @@ export async function connectClient(
     return {
       kind,
       client,
+      ping: () => client.ping(),
       async quit() {
         await client.quit()
       },
@@ -68,6 +71,7 @@ export async function connectClient(
   return {
     kind,
     client,
+    ping: () => client.ping(),
     async quit() {
       if (client.isOpen) await client.close()
     },
@@ -96,6 +100,7 @@ export async function connectCluster(
     return {
       kind,
       client,
+      ping: () => client.ping(),
       async quit() {
         await client.quit()
       },
@@ -113,6 +118,8 @@ export async function connectCluster(
   return {
     kind,
     client,
+    // A cluster sends a keyless command to any node.
+    ping: () => client.sendCommand(undefined, true, ['PING']) as Promise<string>,
     async quit() {
       if (client.isOpen) await client.close()
     },

@@ -12,10 +12,13 @@ import {
 import { RedisStore, scriptCommandName, stateKey } from '@tollgate/redis'
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
+import { connectClient, type TestClient } from '../../../test/support/clients.js'
 
 // The shared server: every key of this file lives under its own prefix.
 const prefix = `t-redis-store-${randomUUID()}:`
+/** Looks at Redis from outside; the stores run on `storeClient` (ioredis or node-redis). */
 let client: Redis
+let storeClient: TestClient
 let now = 0
 let store: RedisStore
 
@@ -30,10 +33,12 @@ const d = (
 
 beforeAll(async () => {
   client = new Redis(inject('redisUrl'))
-  store = new RedisStore({ client, prefix, clock: () => now })
+  storeClient = await connectClient(inject('redisUrl'))
+  store = new RedisStore({ client: storeClient.client, prefix, clock: () => now })
 })
 
 afterAll(async () => {
+  await storeClient.quit()
   await client.quit()
 })
 
@@ -74,6 +79,7 @@ describe('new RedisStore()', () => {
   it('defines namespaced commands once and shares them between stores on one client', () => {
     const name = scriptCommandName('tokenBucket')
     expect(name).toMatch(/^tollgate_tokenBucket_[0-9a-f]{8}$/)
+    new RedisStore({ client })
     const before = (client as unknown as Record<string, unknown>)[name]
     expect(typeof before).toBe('function')
     new RedisStore({ client })
@@ -94,14 +100,14 @@ describe('new RedisStore()', () => {
   it('rejects, not throws, on a cost the algorithm can never admit or a non-integer clock', async () => {
     const algorithm = fixedWindow({ limit: 2, windowMs: 1000 })
     await expect(store.decide('bad-cost', algorithm, 3)).rejects.toThrow(RangeError)
-    const badClock = new RedisStore({ client, prefix, clock: () => 1.5 })
+    const badClock = new RedisStore({ client: storeClient.client, prefix, clock: () => 1.5 })
     await expect(badClock.decide('bad-clock', algorithm, 1)).rejects.toThrow(/clock must return/)
   })
 
   it("close() leaves the caller's client connected", async () => {
-    const own = new RedisStore({ client, prefix })
+    const own = new RedisStore({ client: storeClient.client, prefix })
     await own.close()
-    expect(await client.ping()).toBe('PONG')
+    expect(await storeClient.ping()).toBe('PONG')
   })
 })
 
@@ -290,7 +296,7 @@ describe('RedisStore tokenBucket', () => {
 
 describe('RedisStore with the Redis TIME clock', () => {
   it('decides every algorithm from the server clock', async () => {
-    const timeStore = new RedisStore({ client, prefix })
+    const timeStore = new RedisStore({ client: storeClient.client, prefix })
     const [sec, usec] = await client.time()
     const serverNow = Number(sec) * 1000 + Math.floor(Number(usec) / 1000)
     const W = 3_600_000
@@ -391,7 +397,7 @@ describe('RedisStore keys and expiry', () => {
   it("stores a limiter's key as <prefix>{<limiter prefix><key>}:<suffix>", async () => {
     const limiter = createLimiter({
       algorithm: fixedWindow({ limit: 100, windowMs: 60_000 }),
-      store: new RedisStore({ client, prefix }),
+      store: new RedisStore({ client: storeClient.client, prefix }),
     })
     expect((await limiter.limit('1.2.3.4')).allowed).toBe(true)
     expect(await client.exists(`${prefix}{fw:100:60000:1.2.3.4}:fw`)).toBe(1)

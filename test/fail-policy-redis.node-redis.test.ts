@@ -1,0 +1,5 @@
+/** fail-policy-redis.test.ts again, every store on a node-redis client (DESIGN.md, "Redis clients"). */
+import { useClientKind } from './support/clients.js'
+
+useClientKind('node-redis')
+await import('./fail-policy-redis.test.js')
