@@ -299,7 +299,12 @@ class NodeRedisClusterAdapter extends NodeRedisBase {
   }
 
   protected send(firstKey: string | undefined, args: string[]): Promise<unknown> {
-    // A cluster routes by the first key, to the master of its slot (never a replica: scripts write).
+    // A cluster routes by the first key, to the master of its slot (never a replica: scripts
+    // write), and follows MOVED and ASK itself.
+    const route =
+      firstKey !== undefined && misroutedByNodeRedis(firstKey)
+        ? routingKey(hashSlot(firstKey))
+        : firstKey
     return (
       this.#client.sendCommand as (
         k: string | undefined,
@@ -307,8 +312,41 @@ class NodeRedisClusterAdapter extends NodeRedisBase {
         a: string[],
         o: object,
       ) => Promise<unknown>
-    ).call(this.#client, firstKey, false, args, DEFAULT_TYPES)
+    ).call(this.#client, route, false, args, DEFAULT_TYPES)
   }
+}
+
+/**
+ * node-redis (through cluster-key-slot 1.x) hashes a key whose first `{` is followed at once by
+ * `}` as the text up to the next `}`, where Redis hashes the whole key (an empty tag): it would
+ * send such a key to the wrong master, and retry there until it gives up on MOVED.
+ */
+function misroutedByNodeRedis(key: string): boolean {
+  const open = key.indexOf('{')
+  return open !== -1 && key.charCodeAt(open + 1) === 0x7d && key.indexOf('}', open + 2) !== -1
+}
+
+let routingKeys: string[] | undefined
+
+/**
+ * A short key in `slot` (`{<n>}`) that every client hashes alike: node-redis only uses the key it
+ * is given to pick the slot's master, so a misrouted key travels under this one instead.
+ */
+function routingKey(slot: number): string {
+  if (routingKeys === undefined) {
+    const table = new Array<string>(16_384)
+    let found = 0
+    for (let n = 0; found < 16_384; n++) {
+      const key = `{${n}}`
+      const s = hashSlot(key)
+      if (table[s] === undefined) {
+        table[s] = key
+        found++
+      }
+    }
+    routingKeys = table
+  }
+  return routingKeys[slot]!
 }
 
 /**

@@ -239,6 +239,20 @@ describe('hashSlot()', () => {
     }
   })
 
+  it.each(clientKinds)(
+    'sends a key with an empty tag to its master on a %s cluster',
+    async (kind) => {
+      // Redis hashes '{}a}b' whole; cluster-key-slot (node-redis) would hash 'a'.
+      const adapter = adaptClient(clusters.get(kind)!.client)
+      const write = luaScript('write', "return redis.call('SET', KEYS[1], ARGV[1])")
+      for (let i = 0; i < 20; i++) {
+        const key = `{}${prefix}${i}}:x`
+        expect(await adapter.runScript(write, [key], ['1'])).toBe('OK')
+        expect(await adapter.del([key])).toBe(1)
+      }
+    },
+  )
+
   it.each(clientKinds)('lets del() remove keys of several slots on a %s cluster', async (kind) => {
     const cluster = clusters.get(kind)!
     const adapter = adaptClient(cluster.client)
