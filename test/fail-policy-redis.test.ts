@@ -166,6 +166,8 @@ describe('fail policy against a real Redis', () => {
     } finally {
       await server.restart()
     }
+    // As above: count once the client is back (node-redis backs off up to 2 s between attempts).
+    await storeClient.ping()
     const back = await untilHealthy(limiter, 'other')
     expect(back.allowed).toBe(true)
   })
