@@ -36,7 +36,12 @@ function startArgs(dir: string): string[] {
 /** Starts an example and resolves once it prints its "listening on <url>" line. */
 function startExample(name: string, env: Record<string, string>): Promise<Example> {
   const dir = new URL(`../examples/${name}/`, import.meta.url)
-  const { REDIS_URL: _url, REDIS_CLUSTER_NODES: _nodes, ...inherited } = process.env
+  const {
+    REDIS_URL: _url,
+    REDIS_CLUSTER_NODES: _nodes,
+    REDIS_CLIENT: _client,
+    ...inherited
+  } = process.env
   const child = spawn(process.execPath, startArgs(dir.href), {
     cwd: fileURLToPath(dir),
     env: { ...inherited, PORT: '0', HOST: '127.0.0.1', ...env },
@@ -101,9 +106,16 @@ const examples = [
   { name: 'fastify-app', policies: fastifyPolicies },
 ] as const
 
+// Redis through each client library the examples take (REDIS_CLIENT, default ioredis).
 const cases = examples.flatMap((example) => [
-  { ...example, backend: 'memory' as const },
-  { ...example, backend: 'redis' as const },
+  { ...example, backend: 'memory' as const, client: undefined, label: 'memory' },
+  { ...example, backend: 'redis' as const, client: 'ioredis' as const, label: 'Redis (ioredis)' },
+  {
+    ...example,
+    backend: 'redis' as const,
+    client: 'node-redis' as const,
+    label: 'Redis (node-redis)',
+  },
 ])
 
 const running = new Map<string, Promise<Example>>()
@@ -115,11 +127,15 @@ beforeAll(async () => {
   for (const c of cases) {
     const env: Record<string, string> =
       c.backend === 'redis'
-        ? { REDIS_URL: inject('redisUrl'), KEY_PREFIX: `examples-test:${c.name}:` }
+        ? {
+            REDIS_URL: inject('redisUrl'),
+            REDIS_CLIENT: c.client,
+            KEY_PREFIX: `examples-test:${c.name}:${c.client}:`,
+          }
         : {}
     const started = startExample(c.name, env)
     started.catch(() => {}) // reported by the test that awaits it
-    running.set(`${c.name}/${c.backend}`, started)
+    running.set(`${c.name}/${c.label}`, started)
   }
   // Wait here, under the hook's long timeout, so no test's own timeout pays for start-up.
   await Promise.allSettled(running.values())
@@ -136,9 +152,9 @@ afterAll(async () => {
   await redis.quit()
 })
 
-describe.each(cases)('examples/$name with $backend', ({ name, backend, policies }) => {
-  const example = () => running.get(`${name}/${backend}`)!
-  const prefix = `examples-test:${name}:`
+describe.each(cases)('examples/$name with $label', ({ name, backend, client, label, policies }) => {
+  const example = () => running.get(`${name}/${label}`)!
+  const prefix = `examples-test:${name}:${client}:`
   // Logins made by this describe so far: each one counts against the strict login limit.
   let logins = 0
 
@@ -308,6 +324,13 @@ describe.each(cases)('examples/$name with $backend', ({ name, backend, policies 
       }
       expect(await second.done).toBe(200)
     })
+
+  if (backend === 'redis') {
+    it('says which Redis client it started on', async () => {
+      const { stdout } = await example()
+      expect(stdout()).toContain(`Redis at ${inject('redisUrl')} (${client})`)
+    })
+  }
 
   it('closes the server and exits 0 on SIGTERM', async () => {
     const { child, exited, stdout } = await example()

@@ -9,13 +9,13 @@ import {
 import { rateLimit } from '@tollgate/express'
 import { RedisStore } from '@tollgate/redis'
 import express, { type NextFunction, type Request, type Response } from 'express'
-import type { Cluster, Redis } from 'ioredis'
 import { createMetrics } from '../../shared/metrics.js'
+import type { RedisClient } from './redis.js'
 import { useSessions } from './session.js'
 
 export interface AppOptions {
   /** Shared Redis for counters and sessions; in-process memory when absent. */
-  redis?: Redis | Cluster
+  redis?: RedisClient
   /** Prepended to every Redis key this app writes (counters and sessions). @default '' */
   keyPrefix?: string
 }

@@ -11,7 +11,7 @@ const server = createServer(app)
 
 server.on('error', (error) => {
   console.error(`cannot listen on ${host}:${port}: ${error.message}`)
-  void redis?.client.quit().catch(() => {})
+  void redis?.close()
   process.exitCode = 1
 })
 
@@ -65,6 +65,6 @@ async function shutdown(signal: string) {
     server.close(() => resolve())
     server.closeIdleConnections()
   })
-  await redis?.client.quit().catch(() => redis.client.disconnect())
+  await redis?.close()
   console.log('closed')
 }

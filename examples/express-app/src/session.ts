@@ -3,7 +3,7 @@
 import { RedisSessionStore } from '@tollgate/session'
 import express, { type Express } from 'express'
 import session from 'express-session'
-import type { Cluster, Redis } from 'ioredis'
+import type { RedisClient } from './redis.js'
 
 declare module 'express-session' {
   interface SessionData {
@@ -12,7 +12,7 @@ declare module 'express-session' {
 }
 
 /** Adds sessions and the routes POST /login, GET /me and POST /logout. */
-export function useSessions(app: Express, client?: Redis | Cluster, prefix = 'sess:') {
+export function useSessions(app: Express, client?: RedisClient, prefix = 'sess:') {
   // Without Redis: express-session's MemoryStore, which leaks and is per process. It is for
   // development only; production sets REDIS_URL.
   const store = client ? new RedisSessionStore({ client, prefix }) : undefined

@@ -2,13 +2,13 @@ import { fixedWindow, MemoryStore, type Store, slidingWindow, tokenBucket } from
 import { tollgate } from '@tollgate/fastify'
 import { RedisStore } from '@tollgate/redis'
 import Fastify, { type FastifyRequest } from 'fastify'
-import type { Cluster, Redis } from 'ioredis'
 import { createMetrics } from '../../shared/metrics.js'
+import type { RedisClient } from './redis.js'
 import { registerSessions } from './session.js'
 
 export interface AppOptions {
   /** Shared Redis for counters and sessions; in-process memory when absent. */
-  redis?: Redis | Cluster
+  redis?: RedisClient
   /** Prepended to every Redis key this app writes (counters and sessions). @default '' */
   keyPrefix?: string
 }

@@ -7,7 +7,7 @@ const redis = connectRedis()
 const app = await createApp({ redis: redis?.client, keyPrefix: process.env.KEY_PREFIX ?? '' })
 // The session plugin registered no onClose for a client it does not own: quit it here.
 app.addHook('onClose', async () => {
-  await redis?.client.quit().catch(() => redis.client.disconnect())
+  await redis?.close()
 })
 
 // Registered before listening: a Ctrl-C right after the "listening" line must not kill the

@@ -6,7 +6,7 @@ import fastifySession from '@fastify/session'
 import type { TollgateRouteOptions } from '@tollgate/fastify'
 import { RedisSessionStore } from '@tollgate/session'
 import type { FastifyInstance, preHandlerHookHandler } from 'fastify'
-import type { Cluster, Redis } from 'ioredis'
+import type { RedisClient } from './redis.js'
 
 declare module 'fastify' {
   interface Session {
@@ -16,7 +16,7 @@ declare module 'fastify' {
 
 export interface SessionOptions {
   /** Redis for the sessions; @fastify/session's in-memory store when absent. */
-  client?: Redis | Cluster
+  client?: RedisClient
   /** @default 'sess:' */
   prefix?: string
   /** The rate limit of POST /login. */
