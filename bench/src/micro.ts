@@ -1,8 +1,10 @@
 /**
  * `pnpm bench:micro` (node --expose-gc): in-process decisions/s of each memory limiter over 1 key
  * and over many keys, heap bytes per tracked key, exactness over many keys, and decisions/s
- * against the bench's own Redis with N in flight next to the floor: a raw ioredis EVALSHA of
- * `return 1`. Heap figures come from a fresh child process per limiter (`--heap <name>`).
+ * against the bench's own Redis with N in flight next to the floor of each client library (ioredis
+ * and node-redis): a raw EVALSHA of `return 1`, one per decision. RedisStore runs with batching on
+ * (the default) and off; Redis server CPU per decision comes from INFO's used_cpu_user/sys deltas.
+ * Heap figures come from a fresh child process per limiter (`--heap <name>`).
  */
 import { fork } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
@@ -10,6 +12,7 @@ import { dirname, join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 import { Redis } from 'ioredis'
+import { createClient } from 'redis'
 import { buildPackages } from './build.js'
 import { ALGORITHMS } from './contenders.js'
 import { describeMachine, machineInfo, median } from './machine.js'
@@ -292,7 +295,9 @@ async function memoryBench(): Promise<MicroResults['memory']> {
 // ---------------------------------------------------------------------------------------------
 // Redis
 
-type RedisFactory = (client: Redis) => Promise<(key: string) => Promise<unknown>>
+type ClientLibrary = 'ioredis' | 'node-redis'
+type NodeRedisClient = ReturnType<typeof createClient>
+type RedisFactory = (client: Redis | NodeRedisClient) => Promise<(key: string) => Promise<unknown>>
 
 function countCommands(client: Redis): Record<string, number> {
   const counts: Record<string, number> = {}
@@ -305,43 +310,76 @@ function countCommands(client: Redis): Record<string, number> {
   return counts
 }
 
-const REDIS: { name: string; factory: RedisFactory }[] = [
+function tollgateRedis(algorithm: string, batch: boolean): RedisFactory {
+  return async (client) => {
+    const core = (await import(TOLLGATE_CORE)) as Record<string, unknown>
+    const { RedisStore } = (await import(TOLLGATE_REDIS)) as {
+      RedisStore: new (o: { client: unknown; batch?: boolean }) => unknown
+    }
+    const createLimiter = core.createLimiter as (o: Record<string, unknown>) => {
+      limit(key: string): Promise<unknown>
+    }
+    const factory = core[algorithm] as (o: object) => unknown
+    const limit = 1_000_000_000
+    const limiter = createLimiter({
+      algorithm: factory(
+        algorithm === 'tokenBucket'
+          ? { capacity: limit, refillRate: limit, refillIntervalMs: settings.windowMs }
+          : { limit, windowMs: settings.windowMs },
+      ),
+      store: new RedisStore({ client, batch }),
+    })
+    return (key: string) => limiter.limit(key)
+  }
+}
+
+const REDIS: { name: string; client: ClientLibrary; factory: RedisFactory }[] = [
   {
     name: 'floor: ioredis EVALSHA of `return 1`',
+    client: 'ioredis',
     factory: async (client) => {
-      const sha = (await client.script('LOAD', 'return 1')) as string
-      return () => client.evalsha(sha, 0)
+      const redis = client as Redis
+      const sha = (await redis.script('LOAD', 'return 1')) as string
+      return () => redis.evalsha(sha, 0)
+    },
+  },
+  {
+    name: 'floor: node-redis EVALSHA of `return 1`',
+    client: 'node-redis',
+    factory: async (client) => {
+      const redis = client as NodeRedisClient
+      const sha = await redis.scriptLoad('return 1')
+      return () => redis.evalSha(sha, { keys: [], arguments: [] })
     },
   },
   ...ALGORITHMS.map((algorithm) => ({
     name: `tollgate RedisStore ${algorithm}`,
-    factory: (async (client) => {
-      const core = (await import(TOLLGATE_CORE)) as Record<string, unknown>
-      const { RedisStore } = (await import(TOLLGATE_REDIS)) as {
-        RedisStore: new (o: { client: Redis }) => unknown
-      }
-      const createLimiter = core.createLimiter as (o: Record<string, unknown>) => {
-        limit(key: string): Promise<unknown>
-      }
-      const factory = core[algorithm] as (o: object) => unknown
-      const limit = 1_000_000_000
-      const limiter = createLimiter({
-        algorithm: factory(
-          algorithm === 'tokenBucket'
-            ? { capacity: limit, refillRate: limit, refillIntervalMs: settings.windowMs }
-            : { limit, windowMs: settings.windowMs },
-        ),
-        store: new RedisStore({ client }),
-      })
-      return (key: string) => limiter.limit(key)
-    }) as RedisFactory,
+    client: 'ioredis' as const,
+    factory: tollgateRedis(algorithm, true),
   })),
   {
+    name: 'tollgate RedisStore fixedWindow, batch: false',
+    client: 'ioredis',
+    factory: tollgateRedis('fixedWindow', false),
+  },
+  {
+    name: 'tollgate RedisStore fixedWindow (node-redis)',
+    client: 'node-redis',
+    factory: tollgateRedis('fixedWindow', true),
+  },
+  {
+    name: 'tollgate RedisStore fixedWindow, batch: false (node-redis)',
+    client: 'node-redis',
+    factory: tollgateRedis('fixedWindow', false),
+  },
+  {
     name: 'rate-limit-redis RedisStore.increment',
+    client: 'ioredis',
     factory: async (client) => {
+      const redis = client as Redis
       const { RedisStore } = await import('rate-limit-redis')
       const store = new RedisStore({
-        sendCommand: (command: string, ...args: string[]) => client.call(command, ...args) as never,
+        sendCommand: (command: string, ...args: string[]) => redis.call(command, ...args) as never,
       })
       store.init({ windowMs: settings.windowMs } as Parameters<typeof store.init>[0])
       return (key) => store.increment(key)
@@ -349,6 +387,7 @@ const REDIS: { name: string; factory: RedisFactory }[] = [
   },
   {
     name: 'rate-limiter-flexible RateLimiterRedis.consume',
+    client: 'ioredis',
     factory: async (client) => {
       const { RateLimiterRedis } = await import('rate-limiter-flexible')
       const limiter = new RateLimiterRedis({
@@ -361,6 +400,7 @@ const REDIS: { name: string; factory: RedisFactory }[] = [
   },
   {
     name: '@fastify/rate-limit RedisStore.incr',
+    client: 'ioredis',
     factory: async (client) => {
       const { default: RedisStore } = (await import(
         '@fastify/rate-limit/store/RedisStore.js' as string
@@ -373,7 +413,7 @@ const REDIS: { name: string; factory: RedisFactory }[] = [
           incr(key: string, cb: (e: Error | null) => void, windowMs: number, max: number): void
         }
       }
-      const store = new RedisStore(false, false, client)
+      const store = new RedisStore(false, false, client as Redis)
       return (key) =>
         new Promise<void>((resolve, reject) =>
           store.incr(key, (e) => (e ? reject(e) : resolve()), settings.windowMs, 1_000_000_000),
@@ -381,6 +421,30 @@ const REDIS: { name: string; factory: RedisFactory }[] = [
     },
   },
 ]
+
+/** Redis server CPU (user + system) in microseconds, from INFO cpu. */
+async function redisCpuUsec(admin: Redis): Promise<number> {
+  const info = await admin.info('cpu')
+  const field = (name: string) => Number(new RegExp(`^${name}:([0-9.]+)`, 'm').exec(info)?.[1])
+  return (field('used_cpu_user') + field('used_cpu_sys')) * 1e6
+}
+
+async function connect(
+  url: string,
+  library: ClientLibrary,
+): Promise<{
+  client: Redis | NodeRedisClient
+  close(): void
+}> {
+  if (library === 'ioredis') {
+    const client = new Redis(url)
+    return { client, close: () => client.disconnect() }
+  }
+  const client = createClient({ url })
+  client.on('error', () => {})
+  await client.connect()
+  return { client, close: () => client.destroy() }
+}
 
 /** `inFlight` workers, each awaiting its decisions back to back, for `seconds`. */
 async function concurrentRate(
@@ -406,15 +470,18 @@ async function concurrentRate(
 async function redisBench(url: string): Promise<MicroResults['redis']> {
   const admin = new Redis(url)
   const keys = keyList(settings.redisKeys, 'micro:10.')
-  const rates = new Map<string, number[]>()
-  const usec = new Map<string, number[]>()
-  const commands = new Map<string, number[]>()
+  const series = new Map<string, Record<string, number[]>>()
+  const push = (name: string, field: string, value: number) => {
+    const row = series.get(name) ?? {}
+    row[field] = [...(row[field] ?? []), value]
+    series.set(name, row)
+  }
   const skipped = new Map<string, string>()
   for (let round = 0; round < settings.rounds; round++) {
     const order = round % 2 ? [...REDIS].reverse() : REDIS
     for (const r of order) {
       if (skipped.has(r.name)) continue
-      const client = new Redis(url)
+      const { client, close } = await connect(url, r.client)
       try {
         let decide: (key: string) => Promise<unknown>
         try {
@@ -426,51 +493,80 @@ async function redisBench(url: string): Promise<MicroResults['redis']> {
           continue
         }
         await concurrentRate(decide, keys, Math.min(0.5, settings.seconds))
-        const counts = countCommands(client)
+        // ioredis: counted in the client; node-redis: its top-level EVALSHA/EVAL from commandstats.
+        const counts = r.client === 'ioredis' ? countCommands(client as Redis) : undefined
         await admin.config('RESETSTAT')
+        const cpuBefore = await redisCpuUsec(admin)
+        const nodeBefore = process.cpuUsage()
         const { rate: measured, count } = await concurrentRate(decide, keys, settings.seconds)
+        const node = process.cpuUsage(nodeBefore)
+        const cpuAfter = await redisCpuUsec(admin)
         const stats = parseCommandStats(await admin.info('commandstats'))
+        const topLevel =
+          counts ??
+          Object.fromEntries(
+            ['evalsha', 'eval'].filter((n) => stats[n]).map((n) => [n, stats[n]!.calls]),
+          )
         let topUsec = 0
         let topCalls = 0
-        for (const name of Object.keys(counts)) {
+        for (const name of Object.keys(topLevel)) {
           const stat = stats[name]
           if (stat && !HARNESS_COMMANDS.has(name)) {
             topUsec += stat.usec
             topCalls += stat.calls
           }
         }
-        const sent = Object.values(counts).reduce((a, b) => a + b, 0)
-        rates.set(r.name, [...(rates.get(r.name) ?? []), measured])
-        usec.set(r.name, [...(usec.get(r.name) ?? []), topCalls ? topUsec / topCalls : Number.NaN])
-        commands.set(r.name, [...(commands.get(r.name) ?? []), sent / count])
+        const sent = Object.values(topLevel).reduce((a, b) => a + b, 0)
+        // Two INFO calls and the harness's own commands are in the delta too: a few µs in total.
+        const redisCpu = (cpuAfter - cpuBefore) / count
+        const nodeCpu = (node.user + node.system) / count
+        push(r.name, 'rate', measured)
+        push(r.name, 'usec', topCalls ? topUsec / topCalls : Number.NaN)
+        push(r.name, 'usecPerDecision', topUsec / count)
+        push(r.name, 'commands', sent / count)
+        push(r.name, 'redisCpu', redisCpu)
+        push(r.name, 'nodeCpu', nodeCpu)
         console.log(
-          `  [r${round + 1}] ${r.name.padEnd(50)} ${Math.round(measured).toLocaleString('en-US').padStart(9)}/s  ${(sent / count).toFixed(3)} cmd/decision  ${(topUsec / topCalls).toFixed(2)} µs/call`,
+          `  [r${round + 1}] ${r.name.padEnd(58)} ${Math.round(measured).toLocaleString('en-US').padStart(9)}/s  ${(sent / count).toFixed(3)} cmd/decision  ${(topUsec / topCalls).toFixed(2)} µs/call  Redis CPU ${redisCpu.toFixed(2)} µs/decision  Node CPU ${nodeCpu.toFixed(2)} µs/decision`,
         )
       } finally {
-        client.disconnect()
+        close()
       }
     }
   }
   await admin.quit()
-  const floor = median(rates.get(REDIS[0]!.name) ?? [])
-  return REDIS.map((r) =>
-    skipped.has(r.name)
-      ? {
-          name: r.name,
-          decisionsPerSec: undefined,
-          ratioToFloor: undefined,
-          redisUsecPerCall: undefined,
-          commandsPerDecision: undefined,
-          skipped: skipped.get(r.name)!,
-        }
-      : {
-          name: r.name,
-          decisionsPerSec: median(rates.get(r.name)!),
-          ratioToFloor: median(rates.get(r.name)!) / floor,
-          redisUsecPerCall: median(usec.get(r.name)!),
-          commandsPerDecision: median(commands.get(r.name)!),
-        },
+  const floors = new Map(
+    REDIS.filter((r) => r.name.startsWith('floor')).map((r) => [
+      r.client,
+      median(series.get(r.name)?.rate ?? []),
+    ]),
   )
+  return REDIS.map((r) => {
+    const row = series.get(r.name)
+    if (skipped.has(r.name) || !row) {
+      return {
+        name: r.name,
+        client: r.client,
+        decisionsPerSec: undefined,
+        ratioToFloor: undefined,
+        redisUsecPerCall: undefined,
+        commandsPerDecision: undefined,
+        skipped: skipped.get(r.name) ?? 'not run',
+      }
+    }
+    const rate = median(row.rate!)
+    return {
+      name: r.name,
+      client: r.client,
+      decisionsPerSec: rate,
+      ratioToFloor: rate / floors.get(r.client)!,
+      redisUsecPerCall: median(row.usec!),
+      redisUsecPerDecision: median(row.usecPerDecision!),
+      commandsPerDecision: median(row.commands!),
+      redisCpuUsecPerDecision: median(row.redisCpu!),
+      nodeCpuUsecPerDecision: median(row.nodeCpu!),
+    }
+  })
 }
 
 async function main(): Promise<void> {

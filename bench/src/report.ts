@@ -224,17 +224,45 @@ function microSection(micro: MicroResults): string[] {
   }
   out.push(
     '',
-    `### Redis (decisions/s with ${st.inFlight} in flight, one ioredis client)`,
+    `### Redis (decisions/s with ${st.inFlight} in flight, one client; × floor is the EVALSHA floor of the same client library)`,
     '',
-    '| limiter | decisions/s | × floor | Redis cmd/decision | Redis µs/call |',
-    '|---|--:|--:|--:|--:|',
+    '| limiter | client | decisions/s | × floor | Redis cmd/decision | Redis µs/call | Redis µs/decision | Redis CPU µs/decision | Node CPU µs/decision |',
+    '|---|---|--:|--:|--:|--:|--:|--:|--:|',
   )
   for (const r of micro.redis) {
     out.push(
       r.skipped
-        ? `| ${r.name} | skipped: ${r.skipped} | | | |`
-        : `| ${r.name} | ${num(r.decisionsPerSec)} | ${num(r.ratioToFloor, 2)} | ${num(r.commandsPerDecision, 3)} | ${num(r.redisUsecPerCall, 2)} |`,
+        ? `| ${r.name} | ${r.client ?? 'ioredis'} | skipped: ${r.skipped} | | | | | | |`
+        : `| ${r.name} | ${r.client ?? 'ioredis'} | ${num(r.decisionsPerSec)} | ${num(r.ratioToFloor, 2)} | ${num(r.commandsPerDecision, 3)} | ${num(r.redisUsecPerCall, 2)} | ${num(r.redisUsecPerDecision, 2)} | ${num(r.redisCpuUsecPerDecision, 2)} | ${num(r.nodeCpuUsecPerDecision, 2)} |`,
     )
+  }
+  // Issue 9, item 4: batching against one EVALSHA per decision, per client library.
+  out.push(
+    '',
+    '### Targets (issue 9, item 4: batched Redis decisions)',
+    '',
+    '| target | goal | measured | |',
+    '|---|--:|--:|---|',
+  )
+  for (const client of ['ioredis', 'node-redis'] as const) {
+    const suffix = client === 'ioredis' ? '' : ' (node-redis)'
+    const on = micro.redis.find(
+      (r) => r.name === `tollgate RedisStore fixedWindow${suffix}` && !r.skipped,
+    )
+    const off = micro.redis.find(
+      (r) => r.name === `tollgate RedisStore fixedWindow, batch: false${suffix}` && !r.skipped,
+    )
+    if (on?.ratioToFloor !== undefined) {
+      out.push(
+        `| fixedWindow on ${client}, batch on: decisions/s ÷ ${client} EVALSHA floor | ≥ 2 | ${num(on.ratioToFloor, 2)} | ${on.ratioToFloor >= 2 ? 'met' : 'NOT met'} |`,
+      )
+    }
+    if (on?.redisCpuUsecPerDecision !== undefined && off?.redisCpuUsecPerDecision !== undefined) {
+      const ratio = on.redisCpuUsecPerDecision / off.redisCpuUsecPerDecision
+      out.push(
+        `| fixedWindow on ${client}: Redis CPU µs/decision, batch on ÷ batch off | ≤ 0.5 | ${num(ratio, 2)} (${num(on.redisCpuUsecPerDecision, 2)} / ${num(off.redisCpuUsecPerDecision, 2)}) | ${ratio <= 0.5 ? 'met' : 'NOT met'} |`,
+      )
+    }
   }
   out.push(
     '',

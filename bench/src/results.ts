@@ -106,10 +106,19 @@ export interface MicroResults {
   }[]
   redis: {
     name: string
+    /** The client library the row ran on (older results: ioredis). */
+    client?: 'ioredis' | 'node-redis'
     decisionsPerSec: number | undefined
+    /** ÷ the EVALSHA floor of the same client library. */
     ratioToFloor: number | undefined
     redisUsecPerCall: number | undefined
+    /** Redis time of the top-level commands (commandstats) ÷ decisions. */
+    redisUsecPerDecision?: number
     commandsPerDecision: number | undefined
+    /** Redis server CPU (INFO used_cpu_user + used_cpu_sys delta) ÷ decisions. */
+    redisCpuUsecPerDecision?: number
+    /** The bench process's CPU (user + system) ÷ decisions: client library and limiter. */
+    nodeCpuUsecPerDecision?: number
     skipped?: string
   }[]
 }
