@@ -53,6 +53,11 @@ export interface ServerStats {
   cpuSystemUs: number
   /** Commands the server's ioredis client sent between `start` and `stop`, by name. */
   redisCommands: Record<string, number>
+  /**
+   * Script calls (EVALSHA/EVAL) by number of keys, bucketed ('1', '2', ... '8', '9-16', ...,
+   * '257-512', '>512'): with tollgate's batching, how many decisions travelled together.
+   */
+  scriptKeysPerCall?: Record<string, number>
   /** Requests answered with a degraded decision (tollgate's fail policy). */
   degraded: number
   /** Failed store calls reported through tollgate's `onStoreError`. */

@@ -121,13 +121,25 @@ function cpuOverBare(s: ScenarioSummary, rows: ScenarioSummary[]): number {
 
 function scenarioTable(rows: ScenarioSummary[]): string[] {
   const out = [
-    '| contender | req/s | × bare | p50 ms | p99 ms | 2xx | 429 | other | CPU µs/req | +CPU µs vs bare | Redis cmd/req | Redis µs/call | limited? |',
-    '|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|',
+    '| contender | req/s | × bare | p50 ms | p99 ms | 2xx | 429 | other | CPU µs/req | +CPU µs vs bare | Redis cmd/req | Redis µs/call | Redis CPU µs/req | limited? |',
+    '|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|',
   ]
   for (const s of rows) {
     out.push(
-      `| ${s.label} | ${num(s.reqPerSec)} | ${num(s.ratioToBare, 2)} | ${num(s.p50)} | ${num(s.p99)} | ${s.status2xx} | ${s.status429} | ${s.statusOther} | ${num(s.cpuUsPerRequest, 1)} | ${s.library === 'bare' ? '–' : num(cpuOverBare(s, rows), 1)} | ${num(s.redisCommandsPerRequest, 3)} | ${num(s.redisUsecPerCall, 2)} | ${s.limited ? `${s.limited.ok ? 'yes' : '**NO**'}: ${s.limited.note}` : '–'} |`,
+      `| ${s.label} | ${num(s.reqPerSec)} | ${num(s.ratioToBare, 2)} | ${num(s.p50)} | ${num(s.p99)} | ${s.status2xx} | ${s.status429} | ${s.statusOther} | ${num(s.cpuUsPerRequest, 1)} | ${s.library === 'bare' ? '–' : num(cpuOverBare(s, rows), 1)} | ${num(s.redisCommandsPerRequest, 3)} | ${num(s.redisUsecPerCall, 2)} | ${num(s.redisCpuUsPerRequest, 2)} | ${s.limited ? `${s.limited.ok ? 'yes' : '**NO**'}: ${s.limited.note}` : '–'} |`,
     )
+  }
+  // Batch sizes: how many keys each script call carried (one per decision for a rate algorithm).
+  const batched = rows.filter((s) => s.scriptKeysPerCall && Object.keys(s.scriptKeysPerCall).length)
+  if (batched.length) {
+    out.push('', 'Script calls by number of keys (summed over rounds):', '')
+    for (const s of batched) {
+      const order = (b: string) => (b.startsWith('>') ? 1e9 : Number(b.split('-')[0]))
+      const parts = Object.entries(s.scriptKeysPerCall!)
+        .sort(([a], [b]) => order(a) - order(b))
+        .map(([bucket, n]) => `${bucket}: ${n}`)
+      out.push(`- ${s.label}: ${parts.join(', ')}`)
+    }
   }
   return out
 }

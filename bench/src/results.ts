@@ -19,6 +19,8 @@ export interface RunRecord {
   probe?: { status: number; headers: Record<string, string> }
   /** Server process CPU (user + system) over the measured run ÷ requests answered, µs. */
   cpuUsPerRequest: number
+  /** Redis server CPU (INFO used_cpu_user + used_cpu_sys delta) over the measured run ÷ requests, µs. */
+  redisCpuUsPerRequest?: number
   server: ServerStats
   redis?: {
     /** Commands the server's client sent ÷ requests. */
@@ -56,6 +58,10 @@ export interface ScenarioSummary {
   redisCommandsPerRequest: number | undefined
   redisUsecPerCall: number | undefined
   redisUsecPerRequest: number | undefined
+  /** Redis server CPU µs per request (median over rounds). */
+  redisCpuUsPerRequest?: number
+  /** Script calls by key count, summed over rounds. */
+  scriptKeysPerCall?: Record<string, number>
   redisSent: Record<string, number> | undefined
   limited: { ok: boolean; note: string } | undefined
 }

@@ -36,6 +36,13 @@ const settings = readSettings()
 const FLOOD_LIMIT = 10
 const HUGE_LIMIT = 1_000_000_000
 
+/** Redis server CPU (user + system) so far, µs, from INFO cpu. */
+async function redisCpuUs(admin: { info(section: string): Promise<string> }): Promise<number> {
+  const info = await admin.info('cpu')
+  const field = (name: string) => Number(new RegExp(`^${name}:([0-9.]+)`, 'm').exec(info)?.[1])
+  return (field('used_cpu_user') + field('used_cpu_sys')) * 1e6
+}
+
 function scenarioConfig(scenario: ScenarioName): { limit: number; trustProxy: boolean } {
   switch (scenario) {
     case 'single':
@@ -273,9 +280,11 @@ async function main(): Promise<void> {
           const probe =
             probeBefore ?? (scenario === 'flood' ? await probeHeaders(server.port) : undefined)
           await admin.config('RESETSTAT')
+          const redisCpuBefore = await redisCpuUs(admin)
           await server.request({ type: 'start' }, 'started')
           const measured = await load({ ...common, seconds: settings.seconds })
           const statsMessage = await server.request({ type: 'stop' }, 'stats')
+          const redisCpu = (await redisCpuUs(admin)) - redisCpuBefore
           const stats = (statsMessage as { stats: ServerStats }).stats
           const serverStats = parseCommandStats(await admin.info('commandstats'))
           const record: RunRecord = {
@@ -292,6 +301,9 @@ async function main(): Promise<void> {
             cpuUsPerRequest: measured.requests
               ? (stats.cpuUserUs + stats.cpuSystemUs) / measured.requests
               : Number.NaN,
+            ...(contender.store === 'redis' && measured.requests
+              ? { redisCpuUsPerRequest: redisCpu / measured.requests }
+              : {}),
             server: stats,
             redis:
               contender.store === 'redis'
@@ -505,6 +517,18 @@ function summarize(contenders: Contender[], records: RunRecord[]): ScenarioSumma
         redisUsecPerRequest:
           contender.store === 'redis'
             ? median(runs.map((r) => r.redis?.usecPerRequest ?? Number.NaN))
+            : undefined,
+        redisCpuUsPerRequest:
+          contender.store === 'redis'
+            ? median(runs.map((r) => r.redisCpuUsPerRequest ?? Number.NaN))
+            : undefined,
+        scriptKeysPerCall:
+          contender.store === 'redis'
+            ? runs.reduce<Record<string, number>>((sum, r) => {
+                for (const [bucket, n] of Object.entries(r.server.scriptKeysPerCall ?? {}))
+                  sum[bucket] = (sum[bucket] ?? 0) + n
+                return sum
+              }, {})
             : undefined,
         redisSent: runs.at(-1)?.redis?.sent,
         limited,

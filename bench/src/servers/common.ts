@@ -32,6 +32,15 @@ export function noteDecision(request: { rateLimit?: unknown }): void {
 
 /** Commands sent by the counted client since the last `start`, by lower-case name. */
 const commandCounts: Record<string, number> = Object.create(null)
+/** Script calls since the last `start` by key count (see ServerStats.scriptKeysPerCall). */
+const keysPerCall: Record<string, number> = Object.create(null)
+
+function keysBucket(keys: number): string {
+  if (keys <= 8) return String(keys)
+  let high = 16
+  while (keys > high && high < 512) high *= 2
+  return keys > 512 ? '>512' : `${high / 2 + 1}-${high}`
+}
 
 /**
  * One ioredis client, as the peers' READMEs create it, connected before the server listens.
@@ -46,6 +55,11 @@ export async function connectRedis(url: string): Promise<RedisClient> {
   client.sendCommand = ((command: { name: string }, stream?: unknown) => {
     const name = command.name.toLowerCase()
     commandCounts[name] = (commandCounts[name] ?? 0) + 1
+    if (name === 'evalsha' || name === 'eval') {
+      // ioredis script commands carry [sha or lua, numkeys, ...keys, ...argv].
+      const bucket = keysBucket(Number((command as { args?: unknown[] }).args?.[1]))
+      keysPerCall[bucket] = (keysPerCall[bucket] ?? 0) + 1
+    }
     return (original as (c: unknown, s?: unknown) => unknown)(command, stream)
   }) as typeof client.sendCommand
   await new Promise<void>((resolve, reject) => {
@@ -82,6 +96,7 @@ export function serve(server: Server | { port: number }): void {
   process.on('message', (message: ParentMessage) => {
     if (message.type === 'start') {
       for (const name of Object.keys(commandCounts)) delete commandCounts[name]
+      for (const bucket of Object.keys(keysPerCall)) delete keysPerCall[bucket]
       failures.degraded = 0
       failures.storeErrors = 0
       cpuStart = process.cpuUsage()
@@ -95,6 +110,7 @@ export function serve(server: Server | { port: number }): void {
           cpuUserUs: cpu.user,
           cpuSystemUs: cpu.system,
           redisCommands: { ...commandCounts },
+          scriptKeysPerCall: { ...keysPerCall },
           degraded: failures.degraded,
           storeErrors: failures.storeErrors,
           heapUsedBytes: memory.heapUsed,
