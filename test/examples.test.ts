@@ -301,19 +301,24 @@ describe.each(cases)('examples/$name with $label', ({ name, backend, client, lab
       const first = open()
       const second = open()
       try {
-        // Both holders are in flight once the server answers a third at once.
-        let third: Response | undefined
-        for (let i = 0; i < 50; i++) {
-          third = await fetch(`${url}/upload`, { method: 'POST', body: 'x' })
-          if (third.status === 429) break
+        // Send the third only once both holders were admitted (counted on /metrics, which is not
+        // limited): fetch reuses a warm keep-alive connection, so a third sent at once can reach
+        // the server before the second holder's new connection and take its slot.
+        const admitted =
+          /tollgate_decisions_total\{name="uploads",outcome="allowed",mode="enforce"\} (\d+)/
+        for (let i = 0; ; i++) {
+          const text = await (await fetch(`${url}/metrics`)).text()
+          if (Number(admitted.exec(text)?.[1] ?? 0) >= 2) break
+          if (i === 250) throw new Error(`the two uploads were never both admitted:\n${text}`)
           await new Promise((resolve) => setTimeout(resolve, 20))
         }
-        expect(third?.status).toBe(429)
+        const third = await fetch(`${url}/upload`, { method: 'POST', body: 'x' })
+        expect(third.status).toBe(429)
         // Stacked after the general limit: its member follows, with no `w` and no `t`.
-        expect(third?.headers.get('ratelimit-policy')).toMatch(
+        expect(third.headers.get('ratelimit-policy')).toMatch(
           /, "uploads"; q=2; qu="concurrent-requests"; pk=:[A-Za-z0-9+/]{16}:$/,
         )
-        expect(third?.headers.get('ratelimit')).toMatch(/, "uploads"; r=0$/)
+        expect(third.headers.get('ratelimit')).toMatch(/, "uploads"; r=0$/)
         first.req.end()
         expect(await first.done).toBe(200)
         const again = await fetch(`${url}/upload`, { method: 'POST', body: 'y' })
