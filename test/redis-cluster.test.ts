@@ -12,7 +12,7 @@ import { conformanceCases, runConformanceCase } from '@tollgate/core/testing'
 import { KEY_SUFFIX, RedisStore, stateKey } from '@tollgate/redis'
 import { Cluster, Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
-import { connectCluster, type TestClient } from './support/clients.js'
+import { connectCluster, monitor, type TestClient } from './support/clients.js'
 
 // The shared test cluster: every key of this file lives under its own prefix.
 const prefix = `t-cluster-${randomUUID()}:`
@@ -134,13 +134,14 @@ describe('RedisStore on a Redis Cluster', () => {
     await store.peek('warm', algorithm, 1)
     // MONITOR each master: the script calls it receives from clients, with their keys.
     const ports = inject('clusterPorts')
-    const monitors = await Promise.all(ports.map((port) => new Redis(port, '127.0.0.1').monitor()))
     const seen = ports.map(() => [] as string[][])
-    monitors.forEach((monitor, i) => {
-      monitor.on('monitor', (_time: string, args: string[], source: string) => {
-        if (source !== 'lua') seen[i]!.push(args.map(String))
-      })
-    })
+    const monitors = await Promise.all(
+      ports.map((port, i) =>
+        monitor(`redis://127.0.0.1:${port}`, (args, source) => {
+          if (source !== 'lua') seen[i]!.push(args)
+        }),
+      ),
+    )
     try {
       const keys = userKeys.slice(0, 30)
       const got = await Promise.all(
@@ -179,7 +180,7 @@ describe('RedisStore on a Redis Cluster', () => {
         for (const call of calls) expect(Number(call[2]) % 6).toBe(0)
       }
     } finally {
-      for (const monitor of monitors) monitor.disconnect()
+      await Promise.all(monitors.map((m) => m.stop()))
     }
   })
 

@@ -128,3 +128,41 @@ export async function connectCluster(
     },
   }
 }
+
+/** A MONITOR connection: every command the server runs, as its arguments and its source. */
+export interface Monitor {
+  stop(): Promise<void>
+}
+
+/**
+ * MONITORs the Redis at `url` through node-redis, which switches its parser to monitor mode
+ * before it reads the next reply. ioredis's `monitor()` switches a tick later, so a busy server
+ * (other test files share the test cluster) can send a monitored line first and ioredis throws
+ * "Command queue state error" out of its socket handler.
+ */
+export async function monitor(
+  url: string,
+  onCommand: (args: string[], source: string) => void,
+): Promise<Monitor> {
+  const client = createClient({ url })
+  client.on('error', () => {})
+  await client.connect()
+  await client.monitor((line: string) => {
+    // `<unix time> [<db> <source>] "arg" "arg" …`, each argument quoted with C-style escapes.
+    const head = /^\S+ \[\d+ (\S+)\] /.exec(line)
+    if (!head) return
+    const args = [...line.slice(head[0].length).matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((m) =>
+      m[1]!.replace(/\\x([0-9a-f]{2})|\\(.)/gi, (_, hex: string | undefined, c: string) =>
+        hex
+          ? String.fromCharCode(Number.parseInt(hex, 16))
+          : ({ n: '\n', r: '\r', t: '\t' }[c] ?? c),
+      ),
+    )
+    onCommand(args, head[1]!)
+  })
+  return {
+    async stop() {
+      client.destroy()
+    },
+  }
+}
