@@ -100,6 +100,59 @@ describe('migrating from express-rate-limit', () => {
     expect(mine).toEqual([200, 200, 200, 429, 200, 429])
   })
 
+  it('skipFailedRequests: failed responses are given back, the same requests pass', async () => {
+    // Each app tells when a response has finished: the refund is issued from 'finish', and the
+    // next request must not overtake it (one Redis connection keeps the commands in order).
+    let finished: Promise<void> = Promise.resolve()
+    const withFailures = (limiterMiddleware: express.RequestHandler): Express => {
+      const app = express()
+      app.use((_req, res, next) => {
+        finished = new Promise((resolve) => res.once('finish', () => setImmediate(resolve)))
+        next()
+      })
+      app.use(limiterMiddleware)
+      app.get('/', (req, res) => {
+        res.status(req.get('x-fail') ? 500 : 200).send('done')
+      })
+      return app
+    }
+    const now = Date.now()
+    const theirs = withFailures(
+      expressRateLimit({
+        windowMs: 3_600_000,
+        limit: 2,
+        skipFailedRequests: true,
+        keyGenerator: () => 'ada',
+        store: new RateLimitRedisStore({
+          sendCommand: (command: string, ...args: string[]) =>
+            client.call(command, ...args) as Promise<RedisReply>,
+          prefix: `${PREFIX}${++run}:erl:`,
+        }),
+      }),
+    )
+    const mine = withFailures(
+      rateLimit({
+        algorithm: fixedWindow({ limit: 2, windowMs: 3_600_000 }),
+        store: new RedisStore({ client, prefix: `${PREFIX}${++run}:tg:`, clock: () => now }),
+        skipFailedRequests: true,
+        key: () => 'ada',
+      }),
+    )
+    const send = async (app: Express) => {
+      const out: number[] = []
+      for (const fail of [true, true, false, true, false, false]) {
+        const req = request(app).get('/')
+        out.push((await (fail ? req.set('x-fail', '1') : req)).status)
+        await finished
+      }
+      return out
+    }
+    const a = await send(theirs)
+    const b = await send(mine)
+    expect(b).toEqual(a)
+    expect(b).toEqual([500, 500, 200, 500, 200, 429])
+  })
+
   it('statusCode and message: the same status; the default body differs (JSON vs text)', async () => {
     const theirs = peer(1, { statusCode: 420, message: { error: 'slow down' } })
     const mine = ours(1, { statusCode: 420, message: { error: 'slow down' } })

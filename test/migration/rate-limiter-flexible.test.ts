@@ -109,6 +109,34 @@ describe('migrating from rate-limiter-flexible', () => {
     expect((await mine.limit('ada')).allowed).toBe(true)
   })
 
+  it('reward(key, points) ↔ refund(key, { cost }): the same points come back', async () => {
+    const theirs = peer(3)
+    const mine = ours(3)
+    await theirs.consume('ada', 3)
+    await mine.limit('ada', { cost: 3 })
+    await theirs.reward('ada', 2)
+    await mine.refund('ada', { cost: 2 })
+    expect(await peerAdmits(theirs, 'ada', 2)).toBe(true)
+    expect((await mine.limit('ada', { cost: 2 })).allowed).toBe(true)
+    expect(await peerAdmits(theirs, 'ada', 1)).toBe(false)
+    expect((await mine.limit('ada', { cost: 1 })).allowed).toBe(false)
+  })
+
+  it('block(key, seconds) ↔ block(key, ms); get(key) ↔ peek(key)', async () => {
+    const theirs = peer(5)
+    const mine = ours(5)
+    await theirs.consume('ada', 1)
+    await mine.limit('ada', { cost: 1 })
+    expect((await theirs.get('ada'))?.remainingPoints).toBe(4)
+    expect((await mine.peek('ada')).remaining).toBe(4)
+    await theirs.block('ada', 60)
+    await mine.block('ada', 60_000)
+    expect(await peerAdmits(theirs, 'ada', 1)).toBe(false)
+    const blocked = await mine.limit('ada', { cost: 1 })
+    expect(blocked.allowed).toBe(false)
+    expect(blocked.retryAfterMs).toBe(60_000)
+  })
+
   it('numbers: remainingPoints ↔ remaining; msBeforeNext ↔ resetMs / retryAfterMs', async () => {
     const theirs = peer(3)
     const mine = ours(3)
