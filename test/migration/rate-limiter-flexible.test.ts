@@ -128,7 +128,8 @@ describe('migrating from rate-limiter-flexible', () => {
     await theirs.consume('ada', 1)
     await mine.limit('ada', { cost: 1 })
     expect((await theirs.get('ada'))?.remainingPoints).toBe(4)
-    expect((await mine.peek('ada')).remaining).toBe(4)
+    // Differs: peek answers what limit() would now, so its remaining is after this request.
+    expect((await mine.peek('ada')).remaining).toBe(3)
     await theirs.block('ada', 60)
     await mine.block('ada', 60_000)
     expect(await peerAdmits(theirs, 'ada', 1)).toBe(false)
