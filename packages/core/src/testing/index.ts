@@ -108,6 +108,11 @@ export interface ConformanceCase {
   steps: ConformanceStep[]
 }
 
+/** A case of decide steps only (the cases of `conformanceCases`), so `step.cost` type-checks. */
+export interface DecideCase extends ConformanceCase {
+  steps: DecideStep[]
+}
+
 type Row = [
   now: number,
   key: string,
@@ -118,7 +123,7 @@ type Row = [
   retryAfterMs: number,
 ]
 
-function table(name: string, algorithm: Algorithm, rows: Row[]): ConformanceCase {
+function table(name: string, algorithm: Algorithm, rows: Row[]): DecideCase {
   const limit = algorithmLimit(algorithm)
   return {
     name,
@@ -134,7 +139,7 @@ function table(name: string, algorithm: Algorithm, rows: Row[]): ConformanceCase
 
 //                         now    key  cost allowed remaining resetMs retryAfterMs
 /** Every conformance case: what a store must answer to be a tollgate store (docs/semantics.md). */
-export const conformanceCases: ConformanceCase[] = [
+export const conformanceCases: DecideCase[] = [
   table(
     'fixedWindow: fills a window, denies until its end, starts afresh',
     fixedWindow({ limit: 3, windowMs: 1000 }),
