@@ -314,6 +314,19 @@ describe('rateLimit()', () => {
       await request(app).get('/').expect(420)
     })
 
+    it('sends the message when statusCode is 503 (only a fail-closed denial says Service Unavailable)', async () => {
+      const one = fixedWindow({ limit: 1, windowMs: 60_000 })
+      const app = appWith({ algorithm: one, statusCode: 503, message: 'Slow down' })
+      await request(app).get('/').expect(200)
+      const json = await request(app).get('/').set('Accept', 'application/json').expect(503)
+      expect(json.body).toEqual({ error: 'Slow down', retryAfterMs: expect.any(Number) })
+      const text = await request(app).get('/').set('Accept', 'text/plain').expect(503)
+      expect(text.text).toBe('Slow down')
+      const object = appWith({ algorithm: one, statusCode: 503, message: { code: 'LIMITED' } })
+      await request(object).get('/')
+      expect((await request(object).get('/').expect(503)).body).toEqual({ code: 'LIMITED' })
+    })
+
     it('lets handler replace the whole denial, after headers and status are set', async () => {
       const app = appWith({
         algorithm: fixedWindow({ limit: 1, windowMs: 60_000 }),

@@ -118,6 +118,22 @@ describe('tollgate plugin', () => {
     expect(json.json()).toEqual({ error: 'Slow down', retryAfterMs: expect.any(Number) })
   })
 
+  it('sends the message when statusCode is 503 (only a fail-closed denial says Service Unavailable)', async () => {
+    const app = await appWith({ algorithm: one, statusCode: 503, message: 'Slow down' })
+    await app.inject('/')
+    const json = await app.inject({ url: '/', headers: { accept: 'application/json' } })
+    expect(json.statusCode).toBe(503)
+    expect(json.json()).toEqual({ error: 'Slow down', retryAfterMs: expect.any(Number) })
+    const text = await app.inject({ url: '/', headers: { accept: 'text/plain' } })
+    expect(text.statusCode).toBe(503)
+    expect(text.body).toBe('Slow down')
+    const object = await appWith({ algorithm: one, statusCode: 503, message: { code: 'LIMITED' } })
+    await object.inject('/')
+    const denied = await object.inject('/')
+    expect(denied.statusCode).toBe(503)
+    expect(denied.json()).toEqual({ code: 'LIMITED' })
+  })
+
   it('sends a denial as a reply, not through the error handler', async () => {
     const errors: unknown[] = []
     const app = await appWith({ algorithm: one }, (a) => {

@@ -62,10 +62,12 @@ export function denialResponse<Req>(
   decision: Decision,
   accept: string | undefined,
 ): DenialResponse | Promise<DenialResponse> {
-  const status = decision.degraded === true && config.closed ? 503 : config.statusCode
+  // The fail-closed condition, not the status number: a user's `statusCode: 503` keeps its message.
+  const failedClosed = decision.degraded === true && config.closed
+  const status = failedClosed ? 503 : config.statusCode
   const text = accept !== undefined && prefersText(accept)
   const ms = decision.retryAfterMs
-  if (status === 503) {
+  if (failedClosed) {
     return text
       ? { status, contentType: TEXT_CONTENT_TYPE, body: 'Service Unavailable' }
       : { status, contentType: JSON_CONTENT_TYPE, body: `${UNAVAILABLE_JSON}${ms}}` }
