@@ -29,6 +29,7 @@ const thirdParty = [
 
 let scratch: string
 
+// A full build of five packages: past 2 minutes on a loaded 2-core machine.
 beforeAll(() => {
   scratch = mkdtempSync(join(tmpdir(), 'tollgate-pack-'))
   const tarballs = join(scratch, 'tarballs')
@@ -64,7 +65,7 @@ beforeAll(() => {
     if (found === undefined) throw new Error(`${dep} is not installed in the workspace`)
     symlinkSync(realpathSync(found), join(modules, dep))
   }
-}, 120_000)
+}, 300_000)
 
 afterAll(() => {
   if (scratch) rmSync(scratch, { recursive: true, force: true })
