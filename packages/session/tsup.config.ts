@@ -12,6 +12,8 @@ export default defineConfig({
     options.sourcesContent = false
   },
   target: 'node20',
+  // import.meta.url (which resolves the optional express-session peer) in the CJS build too.
+  shims: true,
   // Lua scripts are inlined as strings, never read from disk at run time.
   loader: { '.lua': 'text' },
 })

@@ -7,6 +7,9 @@
  *   - as ESM with module/moduleResolution NodeNext, and with moduleResolution Bundler;
  *   - as CJS with NodeNext, and with moduleResolution node (node10);
  * then runs the ESM and both CJS builds (against a redis-server of its own when one is on PATH).
+ * A second app is a @fastify/session user's (test/consumer/fastify-session): the tarballs with
+ * fastify, @fastify/session and ioredis but neither express-session nor @types/express-session,
+ * compiled the same ways (ESM NodeNext, CJS NodeNext, CJS node10) and run.
  * Every ```ts snippet of the READMEs and docs/ is extracted and compiled too (ESM, NodeNext); a
  * snippet's free names (placeholders such as `app` or `login`) are declared for it, the names the
  * packages export are imported for it. A snippet that is not code (a signature listing) opts out
@@ -22,6 +25,7 @@ import {
   mkdtempSync,
   readdirSync,
   readFileSync,
+  realpathSync,
   rmSync,
   writeFileSync,
 } from 'node:fs'
@@ -128,29 +132,7 @@ async function run() {
   log('packed the packages')
 
   const app = join(work, 'app')
-  mkdirSync(app)
-  const versions = (names) => Object.fromEntries(names.map((n) => [n, installedVersion(n)]))
-  writeFileSync(
-    join(app, 'package.json'),
-    JSON.stringify(
-      {
-        name: 'tollgate-consumer',
-        private: true,
-        type: 'module',
-        dependencies: { ...tarballOf, ...versions(DEPENDENCIES) },
-        devDependencies: versions(DEV_DEPENDENCIES),
-        // The tarballs depend on @tollgate/core by version, which is not on the registry yet.
-        pnpm: { overrides: { '@tollgate/core': tarballOf['@tollgate/core'] } },
-      },
-      null,
-      2,
-    ),
-  )
-  execFileSync(
-    'pnpm',
-    ['install', '--prefer-offline', '--ignore-workspace', '--config.strict-peer-dependencies=true'],
-    { cwd: app, stdio: ['ignore', 'ignore', 'inherit'] },
-  )
+  installApp(app, tarballOf, DEPENDENCIES, DEV_DEPENDENCIES)
   log('installed the tarballs into a scratch app')
 
   // The same sources as an ESM package and as a CJS package.
@@ -267,7 +249,100 @@ async function run() {
   if (callable !== 'function true true')
     throw new Error(`require('@tollgate/express') is not callable: ${callable}`)
   log("require('@tollgate/express') is the rateLimit function")
+
+  await fastifySessionApp(ts, strict, tarballOf, env)
   log('passed')
+}
+
+/** A scratch app with the given tarballs and third-party packages, installed from the pnpm store. */
+function installApp(app, tarballOf, dependencies, devDependencies) {
+  mkdirSync(app)
+  const versions = (names) => Object.fromEntries(names.map((n) => [n, installedVersion(n)]))
+  writeFileSync(
+    join(app, 'package.json'),
+    JSON.stringify(
+      {
+        name: `tollgate-consumer-${basename(app)}`,
+        private: true,
+        type: 'module',
+        dependencies: { ...tarballOf, ...versions(dependencies) },
+        devDependencies: versions(devDependencies),
+        // The tarballs depend on @tollgate/core by version, which is not on the registry yet.
+        pnpm: { overrides: { '@tollgate/core': tarballOf['@tollgate/core'] } },
+      },
+      null,
+      2,
+    ),
+  )
+  execFileSync(
+    'pnpm',
+    ['install', '--prefer-offline', '--ignore-workspace', '--config.strict-peer-dependencies=true'],
+    { cwd: app, stdio: ['ignore', 'ignore', 'inherit'] },
+  )
+}
+
+/**
+ * A @fastify/session user's app (issue 12, item 4): @tollgate/session must compile and run without
+ * express-session or its types. The check first makes sure neither can be resolved from the
+ * installed @tollgate/session, so a stray install cannot make it pass.
+ */
+async function fastifySessionApp(ts, strict, tarballOf, env) {
+  const app = join(work, 'fastify-session')
+  const { '@tollgate/core': core, '@tollgate/session': sessionTarball } = tarballOf
+  installApp(
+    app,
+    { '@tollgate/core': core, '@tollgate/session': sessionTarball },
+    ['fastify', '@fastify/session', '@fastify/cookie', 'ioredis'],
+    ['typescript', '@types/node'],
+  )
+  const fromStore = createRequire(
+    realpathSync(join(app, 'node_modules', '@tollgate', 'session', 'package.json')),
+  )
+  const fromApp = createRequire(join(app, 'package.json'))
+  for (const name of ['express-session', '@types/express-session/package.json']) {
+    for (const from of [fromStore, fromApp]) {
+      let found
+      try {
+        found = from.resolve(name)
+      } catch {}
+      if (found)
+        throw new Error(`consumer: ${name} is installed in the @fastify/session app (${found})`)
+    }
+  }
+  log('installed a @fastify/session app without express-session or its types')
+
+  const builds = [
+    ['esm', 'module', ts.ModuleKind.NodeNext, ts.ModuleResolutionKind.NodeNext],
+    ['cjs', 'commonjs', ts.ModuleKind.NodeNext, ts.ModuleResolutionKind.NodeNext],
+    ['cjs-node10', 'commonjs', ts.ModuleKind.CommonJS, ts.ModuleResolutionKind.Node10],
+  ]
+  let failures = 0
+  for (const [dir, type, module, moduleResolution] of builds) {
+    mkdirSync(join(app, dir))
+    writeFileSync(join(app, dir, 'package.json'), JSON.stringify({ type }))
+    for (const file of ['app.ts', 'run.ts'])
+      copyFileSync(join(here, 'fastify-session', file), join(app, dir, file))
+    const out = join(app, 'out', dir)
+    const options = { ...strict, module, moduleResolution, outDir: out }
+    const program = ts.createProgram([join(app, dir, 'app.ts'), join(app, dir, 'run.ts')], options)
+    const diagnostics = ts.getPreEmitDiagnostics(program)
+    failures += report(ts, `@fastify/session app (${dir})`, diagnostics, app)
+    if (diagnostics.length > 0) continue
+    program.emit()
+    writeFileSync(join(out, 'package.json'), JSON.stringify({ type }))
+  }
+  if (failures > 0) throw new Error(`consumer: ${failures} type errors in the @fastify/session app`)
+  log('compiled the @fastify/session app 3 ways (0 errors)')
+  for (const [dir] of builds) {
+    const out = execFileSync('node', [join(app, 'out', dir, 'run.js')], {
+      cwd: app,
+      env,
+      encoding: 'utf8',
+    })
+    log(
+      `ran the @fastify/session app (${dir}): ${out.trim()}${env.REDIS_URL ? ' (with Redis)' : ''}`,
+    )
+  }
 }
 
 function report(ts, what, diagnostics, base, mapLine = (file, line) => [file, line]) {

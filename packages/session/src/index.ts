@@ -7,3 +7,11 @@ export {
 } from './errors.js'
 export type { RedisSessionStoreOptions, SessionSerializer } from './options.js'
 export { RedisSessionStore, type StoreCallback } from './redis-session-store.js'
+export type {
+  ExpressSessionStoreMethods,
+  SessionCookie,
+  SessionHook,
+  SessionRecord,
+  SessionRequest,
+  SessionStoreConstructor,
+} from './session-types.js'

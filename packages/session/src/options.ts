@@ -1,4 +1,3 @@
-import type { SessionData } from 'express-session'
 import { type Connection, connection, type SessionRedisClient } from './client.js'
 import {
   describeValue,
@@ -6,13 +5,14 @@ import {
   SessionOptionTypeError as TypeErr,
 } from './errors.js'
 import { SCRIPTS } from './scripts.js'
+import type { SessionHook, SessionRecord } from './session-types.js'
 
 /** Turns a session into text and back. Either function may return a promise. */
 export interface SessionSerializer {
   /** Text read from Redis -> session object. Throwing (or rejecting) makes the read fail loudly. */
   parse(text: string): unknown
   /** Session object -> text written to Redis. */
-  stringify(session: SessionData): string | Promise<string>
+  stringify(session: SessionRecord): string | Promise<string>
 }
 
 /** Options of {@link RedisSessionStore}. Unknown names throw a TypeError. */
@@ -34,7 +34,7 @@ export interface RedisSessionStoreOptions {
    * 2147483647 (2^31 - 1 seconds, about 68 years).
    * @default 86400 (one day)
    */
-  ttl?: number | ((session: SessionData) => number)
+  ttl?: number | SessionHook<number>
   /**
    * When true, `touch` does nothing: a session's TTL is renewed only when it is written.
    * @default false
@@ -73,7 +73,7 @@ export interface RedisSessionStoreOptions {
    * Returns the user a session belongs to (or undefined for an anonymous session). When set, the
    * store keeps a per-user index so that `destroyUser(userId)` ends every session of that user.
    */
-  userKey?: (session: SessionData) => string | undefined
+  userKey?: SessionHook<string | undefined>
 }
 
 /** The options after validation, with defaults applied. */
@@ -81,14 +81,14 @@ export interface ParsedOptions {
   client: SessionRedisClient
   connection: Connection
   prefix: string
-  ttl: number | ((session: SessionData) => number)
+  ttl: number | SessionHook<number>
   disableTouch: boolean
   disableTTL: boolean
   serializer: SessionSerializer
   scanCount: number
   touchAfterMs: number
   timeoutMs: number | false
-  userKey: ((session: SessionData) => string | undefined) | undefined
+  userKey: SessionHook<string | undefined> | undefined
 }
 
 const KNOWN = [

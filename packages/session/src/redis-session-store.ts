@@ -1,5 +1,4 @@
 import calculateSlot from 'cluster-key-slot'
-import session, { type SessionData } from 'express-session'
 import type { Connection, SessionRedisClient } from './client.js'
 import { describeValue, SessionOptionTypeError, SessionStoreError } from './errors.js'
 import {
@@ -9,9 +8,7 @@ import {
   type RedisSessionStoreOptions,
 } from './options.js'
 import { SCRIPTS } from './scripts.js'
-
-// express-session is CommonJS: its default export is the middleware function carrying `Store`.
-const { Store } = session
+import { type SessionRecord, SessionStoreBase } from './session-types.js'
 
 /** A Node-style callback: `(error)` on failure, `(null, value)` on success. */
 export type StoreCallback<T> = (error: unknown, value?: T) => void
@@ -46,7 +43,7 @@ const DESTROY_ATTEMPTS = 10
  *                   saveUninitialized: false }))
  * ```
  */
-export class RedisSessionStore extends Store {
+export class RedisSessionStore extends SessionStoreBase {
   /** The client the store talks to (owned by the caller, never closed by the store). */
   readonly client: SessionRedisClient
   /** The key prefix, `sess:` unless configured. */
@@ -62,25 +59,29 @@ export class RedisSessionStore extends Store {
     this.prefix = this.#o.prefix
   }
 
-  /** Reads a session; `null` when there is none (or its cookie has expired). */
-  override get(sid: string): Promise<SessionData | null>
-  override get(sid: string, callback: StoreCallback<SessionData | null>): void
-  override get(
+  /**
+   * Reads a session; `null` when there is none (or its cookie has expired). `Data` is the app's
+   * session type (express-session's `SessionData`, @fastify/session's `Session`): the store keeps
+   * whatever object the framework gave it, so it is the caller's to name.
+   */
+  get<Data extends object = SessionRecord>(sid: string): Promise<Data | null>
+  get<Data extends object = SessionRecord>(sid: string, callback: StoreCallback<Data | null>): void
+  get<Data extends object = SessionRecord>(
     sid: string,
-    callback?: StoreCallback<SessionData | null>,
-  ): Promise<SessionData | null> | undefined {
+    callback?: StoreCallback<Data | null>,
+  ): Promise<Data | null> | undefined {
     return this.#settle(
-      this.#checked(sid).then(() => this.#get(sid)),
+      this.#checked(sid).then(() => this.#get(sid) as Promise<Data | null>),
       callback,
     )
   }
 
   /** Writes a session with the TTL of its cookie (else `ttl`); an expired one is destroyed. */
-  override set(sid: string, session: SessionData): Promise<void>
-  override set(sid: string, session: SessionData, callback: StoreCallback<void>): void
-  override set(
+  set(sid: string, session: SessionRecord): Promise<void>
+  set(sid: string, session: SessionRecord, callback: StoreCallback<void>): void
+  set(
     sid: string,
-    session: SessionData,
+    session: SessionRecord,
     callback?: StoreCallback<void>,
   ): Promise<void> | undefined {
     const work = this.#checked(sid, session).then(() => this.#set(sid, session))
@@ -88,9 +89,9 @@ export class RedisSessionStore extends Store {
   }
 
   /** Deletes a session (and its entry in the user index when `userKey` is set). */
-  override destroy(sid: string): Promise<void>
-  override destroy(sid: string, callback: StoreCallback<void>): void
-  override destroy(sid: string, callback?: StoreCallback<void>): Promise<void> | undefined {
+  destroy(sid: string): Promise<void>
+  destroy(sid: string, callback: StoreCallback<void>): void
+  destroy(sid: string, callback?: StoreCallback<void>): Promise<void> | undefined {
     return this.#settle(
       this.#checked(sid).then(() => this.#destroy(sid)),
       callback,
@@ -98,11 +99,11 @@ export class RedisSessionStore extends Store {
   }
 
   /** Resets a session's TTL without rewriting its value; does nothing with `disableTouch`. */
-  override touch(sid: string, session: SessionData): Promise<void>
-  override touch(sid: string, session: SessionData, callback: StoreCallback<void>): void
-  override touch(
+  touch(sid: string, session: SessionRecord): Promise<void>
+  touch(sid: string, session: SessionRecord, callback: StoreCallback<void>): void
+  touch(
     sid: string,
-    session: SessionData,
+    session: SessionRecord,
     callback?: StoreCallback<void>,
   ): Promise<void> | undefined {
     return this.#settle(
@@ -111,11 +112,13 @@ export class RedisSessionStore extends Store {
     )
   }
 
-  /** Every session, each with its `id` (as connect-redis returns them). Uses SCAN. */
-  override all(): Promise<SessionData[]>
-  override all(callback: StoreCallback<SessionData[]>): void
-  override all(callback?: StoreCallback<SessionData[]>): Promise<SessionData[]> | undefined {
-    return this.#settle(this.#all(), callback)
+  /** Every session, each with its `id` (as connect-redis returns them). Uses SCAN. `Data` as in `get`. */
+  all<Data extends object = SessionRecord>(): Promise<Data[]>
+  all<Data extends object = SessionRecord>(callback: StoreCallback<Data[]>): void
+  all<Data extends object = SessionRecord>(
+    callback?: StoreCallback<Data[]>,
+  ): Promise<Data[]> | undefined {
+    return this.#settle(this.#all() as Promise<Data[]>, callback)
   }
 
   /** Every session id, without the prefix. Uses SCAN. */
@@ -126,9 +129,9 @@ export class RedisSessionStore extends Store {
   }
 
   /** The number of sessions. Uses SCAN. */
-  override length(): Promise<number>
-  override length(callback: StoreCallback<number>): void
-  override length(callback?: StoreCallback<number>): Promise<number> | undefined {
+  length(): Promise<number>
+  length(callback: StoreCallback<number>): void
+  length(callback?: StoreCallback<number>): Promise<number> | undefined {
     return this.#settle(
       this.#ids().then((ids) => ids.length),
       callback,
@@ -136,9 +139,9 @@ export class RedisSessionStore extends Store {
   }
 
   /** Deletes every session under the prefix (and every user index). Uses SCAN and UNLINK. */
-  override clear(): Promise<void>
-  override clear(callback: StoreCallback<void>): void
-  override clear(callback?: StoreCallback<void>): Promise<void> | undefined {
+  clear(): Promise<void>
+  clear(callback: StoreCallback<void>): void
+  clear(callback?: StoreCallback<void>): Promise<void> | undefined {
     return this.#settle(this.#clear(), callback)
   }
 
@@ -282,7 +285,7 @@ export class RedisSessionStore extends Store {
     }
   }
 
-  async #get(sid: string): Promise<SessionData | null> {
+  async #get(sid: string): Promise<SessionRecord | null> {
     const key = this.prefix + sid
     const raw = (await this.#run(this.#c.call(key, 'GET', key))) as string | null
     if (raw === null) return null
@@ -296,7 +299,7 @@ export class RedisSessionStore extends Store {
     return data
   }
 
-  async #set(sid: string, data: SessionData): Promise<void> {
+  async #set(sid: string, data: SessionRecord): Promise<void> {
     const ttlMs = this.#ttlMs(data)
     if (ttlMs <= 0) {
       await this.#destroy(sid)
@@ -328,7 +331,7 @@ export class RedisSessionStore extends Store {
     )
   }
 
-  async #touch(sid: string, data: SessionData): Promise<void> {
+  async #touch(sid: string, data: SessionRecord): Promise<void> {
     if (this.#o.disableTouch || this.#o.disableTTL) return
     const ttlMs = this.#ttlMs(data)
     if (ttlMs <= 0) {
@@ -444,9 +447,9 @@ export class RedisSessionStore extends Store {
     return `${this.prefix}user-slots:{${user}}`
   }
 
-  async #all(): Promise<SessionData[]> {
+  async #all(): Promise<SessionRecord[]> {
     const seen = new Set<string>()
-    const sessions: SessionData[] = []
+    const sessions: SessionRecord[] = []
     await this.#scan(`${escapeGlob(this.prefix)}*`, 'string', async (found) => {
       const keys = found.filter((key) => !seen.has(key))
       for (const key of keys) seen.add(key)
@@ -456,7 +459,7 @@ export class RedisSessionStore extends Store {
         // Gone between SCAN and MGET: expired or destroyed meanwhile, so not a session any more.
         if (raw == null) continue
         const data = await this.#parse(raw, key)
-        ;(data as SessionData & { id: string }).id = key.slice(this.prefix.length)
+        ;(data as SessionRecord & { id: string }).id = key.slice(this.prefix.length)
         sessions.push(data)
       }
     })
@@ -541,7 +544,7 @@ export class RedisSessionStore extends Store {
     return [...bySlot.values()].flatMap((group) => chunk(group, BATCH))
   }
 
-  async #parse(raw: string, key: string): Promise<SessionData> {
+  async #parse(raw: string, key: string): Promise<SessionRecord> {
     let data: unknown
     try {
       // JSON.parse makes "__proto__" an own key, which a framework copying the session key by
@@ -564,11 +567,11 @@ export class RedisSessionStore extends Store {
         `the value stored at ${JSON.stringify(key)} is not a session object but ${describeValue(data)}`,
       )
     }
-    return data as SessionData
+    return data as SessionRecord
   }
 
   /** Milliseconds the session should live: cookie expiry, else `ttl`. May be <= 0 (expired). */
-  #ttlMs(data: SessionData): number {
+  #ttlMs(data: SessionRecord): number {
     const expires = cookieExpiresAt(data)
     if (expires !== undefined)
       return boundedTtlMs(Math.ceil(expires - Date.now()), 'cookie.expires')
@@ -587,7 +590,7 @@ export class RedisSessionStore extends Store {
     return Math.ceil(seconds * 1000)
   }
 
-  #userOf(data: SessionData, userKey: NonNullable<ParsedOptions['userKey']>): string | undefined {
+  #userOf(data: SessionRecord, userKey: NonNullable<ParsedOptions['userKey']>): string | undefined {
     const user = userKey(data)
     if (user === undefined) return undefined
     if (typeof user !== 'string' || user.length === 0) {
@@ -698,7 +701,7 @@ interface CommittedResponse {
 }
 
 /** Epoch ms at which the session's cookie expires, when it has a valid `expires`. */
-function cookieExpiresAt(data: SessionData): number | undefined {
+function cookieExpiresAt(data: SessionRecord): number | undefined {
   const expires = (data?.cookie as { expires?: unknown } | undefined)?.expires
   if (!(expires instanceof Date) && typeof expires !== 'string' && typeof expires !== 'number') {
     return undefined

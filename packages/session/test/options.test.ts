@@ -1,3 +1,4 @@
+import session from 'express-session'
 import { Cluster, Redis } from 'ioredis'
 import { createClient, createCluster } from 'redis'
 import { afterAll, describe, expect, it } from 'vitest'
@@ -20,6 +21,12 @@ describe('RedisSessionStore options', () => {
     const cluster = new Cluster([{ host: '127.0.0.1', port: 1 }], { lazyConnect: true })
     expect(new RedisSessionStore({ client: cluster }).client).toBe(cluster)
     cluster.disconnect()
+  })
+
+  it("extends express-session's Store when express-session is installed (its middleware calls regenerate, load and createSession)", () => {
+    const store = new RedisSessionStore({ client })
+    expect(store).toBeInstanceOf(session.Store)
+    expect(store.createSession).toBe(session.Store.prototype.createSession)
   })
 
   it('names an unknown option (a typo) in a TypeError', () => {
