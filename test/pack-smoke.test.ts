@@ -4,7 +4,15 @@
  * missing `files` entry, a broken `exports` map or a dist that only works inside the workspace.
  */
 import { execFileSync } from 'node:child_process'
-import { mkdirSync, mkdtempSync, readdirSync, realpathSync, rmSync, symlinkSync } from 'node:fs'
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  symlinkSync,
+} from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -92,6 +100,18 @@ describe('packed tarballs', () => {
     for (const [name] of packages) {
       const files = readdirSync(join(scratch, 'node_modules/@tollgate', name)).sort()
       expect(files).toEqual(['CHANGELOG.md', 'LICENSE', 'README.md', 'dist', 'package.json'])
+    }
+  })
+
+  it('ship source maps without the sources in them (no sourcesContent)', () => {
+    for (const [name] of packages) {
+      const dist = join(scratch, 'node_modules/@tollgate', name, 'dist')
+      const maps = readdirSync(dist).filter((file) => file.endsWith('.map'))
+      expect(maps.length, name).toBeGreaterThan(0)
+      for (const map of maps) {
+        const parsed = JSON.parse(readFileSync(join(dist, map), 'utf8')) as Record<string, unknown>
+        expect(parsed.sourcesContent, `${name}/dist/${map}`).toBeUndefined()
+      }
     }
   })
 
