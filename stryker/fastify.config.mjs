@@ -1,3 +1,7 @@
-import { strykerConfig } from './base.mjs'
+import { HTTP_TESTS, strykerConfig } from './base.mjs'
 
-export default strykerConfig('fastify')
+export default strykerConfig('fastify', [
+  'packages/fastify/test/**/*.test.ts',
+  ...HTTP_TESTS,
+  'test/mutants/fastify-hook-order.test.ts',
+])

@@ -155,6 +155,33 @@ describe('RedisStore on its own server', () => {
     expect(await client.llen('flat:{log}:sl')).toBe(5_004)
   })
 
+  it('a sliding-log denial with nothing left to drop only reads; one that finds expired entries drops them once', async () => {
+    const algorithm = slidingLog({ limit: 2, windowMs: 10_000 })
+    const t0 = 1_700_000_000_000
+    let now = t0
+    const clocked = new RedisStore({ client, prefix: 'deny:', clock: () => now })
+    /** The commands Redis ran for one denial of `cost` at `at`. */
+    const denialAt = async (at: number, cost: number) => {
+      now = at
+      await client.config('RESETSTAT')
+      expect((await clocked.decide('log', algorithm, cost)).allowed).toBe(false)
+      const { 'config|resetstat': _, ...calls } = await commandCalls()
+      return calls
+    }
+    for (const at of [t0, t0 + 1_000]) {
+      now = at
+      expect((await clocked.decide('log', algorithm, 1)).allowed).toBe(true)
+    }
+    // The block check, the newest entry, one LRANGE for retryAfterMs: nothing written.
+    const readsOnly = { evalsha: 1, get: 1, lindex: 1, lrange: 1 }
+    expect(await denialAt(t0 + 5_000, 1)).toEqual(readsOnly)
+    // At +10,500 the entry of +0 has left (used = 1, a cost of 2 is denied): the denial stores the
+    // log without it, one LTRIM and the newest entry restated, so later decisions skip the scan.
+    expect(await denialAt(t0 + 10_500, 2)).toEqual({ ...readsOnly, lrange: 2, ltrim: 1, lset: 1 })
+    expect(await client.llen('deny:{log}:sl')).toBe(1)
+    expect(await denialAt(t0 + 10_500, 2)).toEqual(readsOnly)
+  })
+
   it('reset() is a single DEL', async () => {
     await client.config('RESETSTAT')
     await store.reset('count-0', algorithms[0]!)
