@@ -160,6 +160,7 @@ describe('RedisStore on its own server', () => {
     const t0 = 1_700_000_000_000
     let now = t0
     const clocked = new RedisStore({ client, prefix: 'deny:', clock: () => now })
+    await clocked.peek('warm', algorithm, 1) // loads the script: every call below is one EVALSHA
     /** The commands Redis ran for one denial of `cost` at `at`. */
     const denialAt = async (at: number, cost: number) => {
       now = at
@@ -180,6 +181,49 @@ describe('RedisStore on its own server', () => {
     expect(await denialAt(t0 + 10_500, 2)).toEqual({ ...readsOnly, lrange: 2, ltrim: 1, lset: 1 })
     expect(await client.llen('deny:{log}:sl')).toBe(1)
     expect(await denialAt(t0 + 10_500, 2)).toEqual(readsOnly)
+  })
+
+  it('a block ending at or before the current one writes nothing; a later one is one SET', async () => {
+    const algorithm = fixedWindow({ limit: 5, windowMs: 60_000 })
+    const t0 = 1_700_000_000_000
+    let now = t0
+    const clocked = new RedisStore({ client, prefix: 'block-writes:', clock: () => now })
+    await clocked.peek('warm', algorithm, 1) // loads the script: every call below is one EVALSHA
+    const blockCalls = async (at: number, durationMs: number) => {
+      now = at
+      await client.config('RESETSTAT')
+      await clocked.block('k', algorithm, durationMs)
+      const { 'config|resetstat': _, ...calls } = await commandCalls()
+      return calls
+    }
+    expect(await blockCalls(t0, 10_000)).toEqual({ evalsha: 1, get: 1, set: 1 })
+    // Ends at t0 + 10,000 too: the same blockedUntil is no later, so it is left as it is.
+    expect(await blockCalls(t0 + 4_000, 6_000)).toEqual({ evalsha: 1, get: 1 })
+    expect(await blockCalls(t0 + 4_000, 1_000)).toEqual({ evalsha: 1, get: 1 })
+    expect(await blockCalls(t0 + 4_000, 6_001)).toEqual({ evalsha: 1, get: 1, set: 1 })
+    expect(await client.get('block-writes:{k}:fw:block')).toBe(String(t0 + 10_001))
+  })
+
+  it("a window's first admission runs HINCRBY, HLEN and PEXPIRE; DEL and HSET only over another window's field", async () => {
+    const algorithm = fixedWindow({ limit: 5, windowMs: 60_000 })
+    const t0 = 1_700_000_080_000 // 40 s into a minute (1_700_000_040_000 is a minute boundary)
+    let now = t0
+    const clocked = new RedisStore({ client, prefix: 'fw-first:', clock: () => now })
+    await clocked.peek('warm', algorithm, 1) // loads the script: every call below is one EVALSHA
+    const admissionCalls = async (at: number) => {
+      now = at
+      await client.config('RESETSTAT')
+      expect((await clocked.decide('k', algorithm, 1)).allowed).toBe(true)
+      const { 'config|resetstat': _, ...calls } = await commandCalls()
+      return calls
+    }
+    const first = { evalsha: 1, get: 1, hincrby: 1, hlen: 1, pexpire: 1 }
+    expect(await admissionCalls(t0)).toEqual(first)
+    // 30 s later (next window, as the injected clock sees it) Redis still holds the old field.
+    expect(await admissionCalls(t0 + 30_000)).toEqual({ ...first, del: 1, hset: 1 })
+    expect(await client.hgetall('fw-first:{k}:fw')).toEqual({
+      [String(Math.floor((t0 + 30_000) / 60_000))]: '1',
+    })
   })
 
   it('reset() is a single DEL', async () => {
