@@ -80,3 +80,44 @@ describe('rateLimit() errors are errors', () => {
     expect(errors).toBe(1)
   })
 })
+
+describe('rateLimit() denial handler errors', () => {
+  const algorithm = fixedWindow({ limit: 1, windowMs: 60_000 })
+  /** An app limited to 1 request, whose error handler counts what reached it. */
+  function deniedApp(handler: Parameters<typeof rateLimit>[0]['handler']) {
+    const errors: unknown[] = []
+    const app = express()
+    app.get(
+      '/',
+      rateLimit({ algorithm, store: new MemoryStore({ clock }), handler }),
+      (_req, res) => {
+        res.send('route')
+      },
+    )
+    app.use(((error, _req, res, _next) => {
+      errors.push(error)
+      if (!res.headersSent) res.status(500).json({ caught: String(error.message) })
+    }) as ErrorRequestHandler)
+    return { app, errors }
+  }
+
+  it('a handler that throws synchronously reaches the error handler once, as that error', async () => {
+    const { app, errors } = deniedApp(() => {
+      throw new Error('handler threw')
+    })
+    await request(app).get('/').expect(200)
+    // (A swallowed error would leave the request unanswered: fail in 2 s, not at the test timeout.)
+    const res = await request(app).get('/').timeout(2000).expect(500)
+    expect(res.body).toEqual({ caught: 'handler threw' })
+    expect(errors).toHaveLength(1)
+  })
+
+  it('a handler that answers and returns nothing sends no error anywhere', async () => {
+    const { app, errors } = deniedApp((_req, res) => {
+      res.status(429).send('slow down')
+    })
+    await request(app).get('/').expect(200)
+    expect((await request(app).get('/').expect(429)).text).toBe('slow down')
+    expect(errors).toEqual([])
+  })
+})
