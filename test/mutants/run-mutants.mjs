@@ -57,7 +57,12 @@ const restoreNow = () => {
     restore = undefined
   }
 }
-process.on('exit', restoreNow)
+/** The run's redis-server, stopped on exit too (a signal would otherwise leave it running). */
+let redisChild
+process.on('exit', () => {
+  restoreNow()
+  redisChild?.kill('SIGTERM')
+})
 for (const signal of ['SIGINT', 'SIGTERM']) {
   process.on(signal, () => {
     restoreNow()
@@ -167,6 +172,7 @@ async function startRedis() {
     ],
     { stdio: 'ignore' },
   )
+  redisChild = child
   for (let i = 0; i < 200; i++) {
     try {
       if (

@@ -107,17 +107,33 @@ describe('a batch of decisions for different limiters (one script call)', () => 
     const ten = fixedWindow({ limit: 10, windowMs: W })
     const tenLong = fixedWindow({ limit: 10, windowMs: 2 * W })
     now = T + 1000
-    // Issued in one turn: one EVALSHA of the fixed-window script with three ops, whose params
-    // differ first in the limit only, then in the window only.
+    // Issued in one turn: one EVALSHA of the fixed-window script with four ops; from one op to
+    // the next the params differ in the limit only, then in the window only, then in both.
     const got = await Promise.all([
       store.decide(`${key}-a`, five, 1),
       store.decide(`${key}-b`, ten, 1),
       store.decide(`${key}-c`, tenLong, 1),
+      store.decide(`${key}-d`, five, 1),
     ])
     expect(got).toEqual([
       d(5, true, 4, W - 1000, 0),
       d(10, true, 9, W - 1000, 0),
       d(10, true, 9, 2 * W - 1000, 0),
+      d(5, true, 4, W - 1000, 0),
     ])
+  })
+
+  it('gives each concurrency admission of one batch its own lease', async () => {
+    const key = `batch-leases-${randomUUID()}`
+    const a = concurrency({ limit: 5, leaseMs: W })
+    now = T
+    const got = await Promise.all([1, 2, 3].map(() => store.decide(key, a, 1)))
+    expect(got.map((x) => x.remaining)).toEqual([4, 3, 2])
+    const leases = got.map((x) => x.lease)
+    expect(new Set(leases).size).toBe(3)
+    expect(await client.zcard(stateKey(prefix, key, 'concurrency'))).toBe(3)
+    // Each lease releases its own slot.
+    await Promise.all(leases.map((lease) => store.release(key, a, lease!)))
+    expect(await client.exists(stateKey(prefix, key, 'concurrency'))).toBe(0)
   })
 })
