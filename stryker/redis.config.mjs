@@ -1,10 +1,11 @@
 import { strykerConfig } from './base.mjs'
 
 // The TypeScript of packages/redis/src (the Lua scripts have their own check, pnpm mutation:lua).
+// Not test/fail-policy-redis.test.ts: it kills and freezes redis-server, and under a loaded machine
+// its restart step failed the initial test run (it pins core's fail policy, not this package).
 export default strykerConfig('redis', [
   'packages/redis/test/**/*.test.ts',
   'test/conformance.test.ts',
-  'test/fail-policy-redis.test.ts',
   'test/redis-cluster.test.ts',
   'test/mutants/deny-cache-redis.test.ts',
   'test/mutants/redis-store-reply.test.ts',
