@@ -27,9 +27,110 @@ const TESTS = [
 
 /**
  * Mutants no test can kill because they do not change behaviour, as
- * `{ file, line: regex over the original line, op, why }` (op as in the mutant id).
+ * `{ file, line: regex over the original line, op, why }` (op as in the mutant id, or a list of
+ * them; no file: any script).
  */
-export const EQUIVALENT = []
+export const EQUIVALENT = [
+  ...[
+    'packages/redis/src/scripts/include/ops.lua',
+    'packages/redis/src/scripts/include/compound-ops.lua',
+  ].map((file) => ({
+    file,
+    line: /^while a <= argc do$/,
+    op: '<= -> <',
+    why: 'an op starts at a <= argc - 5 (each op is at least 6 ARGV) and the loop ends at a = argc + 1, where both are false',
+  })),
+  {
+    // Any script: `if x > y then x = y end` (a min), `if x < 0 then x = 0 end`, `if y > x then x = y end`.
+    line: /^\s*if ([\w.]+) [<>] ([\w.]+) then (?:\1 = \2|\2 = \1) end$/,
+    op: ['> -> >=', '< -> <='],
+    why: 'a clamp: where the two sides are equal it assigns the value the variable already has',
+  },
+  {
+    file: 'packages/redis/src/scripts/include/concurrency.lua',
+    line: /^\s*if s\.maxExp > 0 then return remaining, s\.maxExp - s\.now end$/,
+    op: '> -> >=',
+    why: 'idle of a state with no live lease only feeds a blocked reply, which takes max(the block rest > 0, resetMs): -now and 0 both lose',
+  },
+  {
+    file: 'packages/redis/src/scripts/include/concurrency.lua',
+    line: /^\s*if rest > 0 then$/,
+    op: '> -> >=',
+    why: 'with rest = 0, PEXPIRE key 0 deletes the key, as the DEL of the other branch does',
+  },
+  {
+    file: 'packages/redis/src/scripts/include/prelude.lua',
+    line: /^\s*if not allowed and retryAfterMs > rest then retry = retryAfterMs end$/,
+    op: '> -> >=',
+    why: 'when retryAfterMs equals rest, retry gets the same value',
+  },
+  {
+    file: 'packages/redis/src/scripts/include/prelude.lua',
+    line: /^\s*if stateResetMs > rest then resetMs = stateResetMs end$/,
+    op: '> -> >=',
+    why: 'when stateResetMs equals rest, resetMs gets the same value',
+  },
+  {
+    file: 'packages/redis/src/scripts/include/sliding-window.lua',
+    line: /^\s*if p\.limit \* W > s\.used then remaining = floor\(\(p\.limit \* W - s\.used\) \/ W\) end$/,
+    op: '> -> >=',
+    why: 'where L * W equals used, floor(0 / W) is the 0 remaining already holds',
+  },
+  {
+    file: 'packages/redis/src/scripts/include/sliding-window.lua',
+    line: /^\s*if free >= 0 and s\.prev > 0 then$/,
+    op: '>= -> >',
+    why: 'at free = 0 (curr = L - cost) the other branch gives the same W - e: its second term is W - floor(curr * W / curr) = 0',
+  },
+  {
+    file: 'packages/redis/src/scripts/include/sliding-window.lua',
+    line: /^\s*if free >= 0 and s\.prev > 0 then$/,
+    op: '> -> >=',
+    why: 'a denial with prev = 0 has curr + cost > L, so free < 0: the branch is never taken with prev = 0',
+  },
+  {
+    file: 'packages/redis/src/scripts/include/sliding-window.lua',
+    line: /^\s*if s\.curr > 0 then$/,
+    op: '> -> >=',
+    why: 'with curr = 0, wait = W - floor((L - cost) * W / 0) is -inf or nan, never > 0, so retry is unchanged',
+  },
+  {
+    file: 'packages/redis/src/scripts/include/sliding-window.lua',
+    line: /^\s*if wait > 0 then retry = retry \+ wait end$/,
+    op: '> -> >=',
+    why: 'at wait = 0 it adds 0',
+  },
+  {
+    file: 'packages/redis/src/scripts/include/token-bucket.lua',
+    line: /^\s*if elapsed > 0 and elapsed >= ceil\(\(full - units\) \/ p\.rate\) then$/,
+    op: '> -> >=',
+    why: 'at elapsed = 0 the branch is taken only when units >= full already (ceil <= 0), which the clamp below makes full anyway',
+  },
+  {
+    file: 'packages/redis/src/scripts/include/token-bucket.lua',
+    line: /^\s*if elapsed > 0 and elapsed >= ceil\(\(full - units\) \/ p\.rate\) then$/,
+    op: '>= -> >',
+    why: 'at equality the elseif adds elapsed * R >= full - units, and the clamp below brings units to full, as this branch does',
+  },
+  {
+    file: 'packages/redis/src/scripts/include/token-bucket.lua',
+    line: /^\s*elseif elapsed > 0 then$/,
+    op: '> -> >=',
+    why: 'at elapsed = 0 it adds 0 units',
+  },
+  {
+    file: 'packages/redis/src/scripts/include/ops.lua',
+    line: /A\.nparams > 3 then$/,
+    op: '> -> >=',
+    why: 'it only re-parses the params of a 3-param algorithm on every op: the same values, the cache is an optimisation',
+  },
+  {
+    file: 'packages/redis/src/scripts/include/prelude.lua',
+    line: /^\s*if \(resetMs \+ 1\) \* m < TWO_POW_53 then/,
+    op: '< -> <=',
+    why: 'at (resetMs + 1) * m = 2^53 the packed reply is at most 2^53 - 1, still exact: the client decodes the same Decision',
+  },
+]
 
 const FLIP = { '<': '<=', '<=': '<', '>': '>=', '>=': '>', '==': '~=', '~=': '==' }
 
@@ -90,7 +191,10 @@ export function luaMutants(root) {
       for (const [n, line] of lines.entries()) {
         for (const { op, at, length, to } of operators(line)) {
           const equivalent = EQUIVALENT.find(
-            (e) => e.file === file && e.op === op && e.line.test(line),
+            (e) =>
+              (e.file === undefined || e.file === file) &&
+              [e.op].flat().includes(op) &&
+              e.line.test(line),
           )
           if (equivalent) continue
           const mutatedLine = line.slice(0, at) + to + line.slice(at + length)

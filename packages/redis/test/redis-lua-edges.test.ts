@@ -14,6 +14,7 @@ import {
   slidingLog,
   slidingWindow,
   tokenBucket,
+  withLimit,
 } from '@tollgate/core'
 import { RedisStore, stateKey } from '@tollgate/redis'
 import { Redis } from 'ioredis'
@@ -135,5 +136,18 @@ describe('a batch of decisions for different limiters (one script call)', () => 
     // Each lease releases its own slot.
     await Promise.all(leases.map((lease) => store.release(key, a, lease!)))
     expect(await client.exists(stateKey(prefix, key, 'concurrency'))).toBe(0)
+  })
+})
+
+describe('tokenBucket state read at its fullAt', () => {
+  it('is a missing state: a full bucket under the capacity of the next call, even a larger one', async () => {
+    const key = `tb-full-at-${randomUUID()}`
+    const a = tokenBucket({ capacity: 2, refillRate: 1, refillIntervalMs: 1000 })
+    now = T
+    expect(await store.decide(key, a, 1)).toEqual(d(2, true, 1, 1000, 0))
+    // At T + 1000 the bucket is full again under capacity 2 (its fullAt): from then on it is a
+    // missing state, so a call with capacity 5 finds 5 tokens, not the 2 it refilled to.
+    now = T + 1000
+    expect(await store.decide(key, withLimit(a, 5), 5)).toEqual(d(5, true, 0, 5000, 0))
   })
 })
