@@ -3,49 +3,27 @@
  * the same port: every decision comes back within timeoutMs (+ scheduling slack), the breaker
  * opens and closes again, limiting resumes after recovery, and nothing rejects unhandled.
  */
-import { createLimiter, type Decision, type Limiter, type Store, slidingLog } from '@tollgate/core'
+import { createLimiter, type Decision, type Limiter, slidingLog } from '@tollgate/core'
 import { RedisStore } from '@tollgate/redis'
-import { Redis } from 'ioredis'
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { connectClient, type TestClient } from './support/clients.js'
-import { type RedisServer, startRedisServer } from './support/redis-server.js'
+import { lateRejectingStore, useFaultRedis } from './support/fault-redis.js'
 
 const TIMEOUT_MS = 100
 const COOLDOWN_MS = 200
 // Event-loop and CI scheduling slack on top of timeoutMs; far below "hung".
 const SLACK_MS = 150
 
-let server: RedisServer
-/** Looks at Redis from outside; the stores run on `storeClient` (ioredis or node-redis). */
-let client: Redis
+const fault = useFaultRedis()
+/** The stores run on `storeClient` (ioredis or node-redis). */
 let storeClient: TestClient
-const unhandled: unknown[] = []
-const onUnhandled = (reason: unknown) => unhandled.push(reason)
-
-beforeAll(async () => {
-  server = await startRedisServer()
-  process.on('unhandledRejection', onUnhandled)
-})
-
-afterAll(async () => {
-  process.off('unhandledRejection', onUnhandled)
-  await server.stop()
-})
 
 beforeEach(async () => {
-  // Defaults a user would have: offline queue on, reconnect forever.
-  client = new Redis(server.port, '127.0.0.1', { lazyConnect: true })
-  // Connection errors while the server is down are expected here; the limiter reports them.
-  client.on('error', () => {})
-  await client.connect()
-  await client.flushall()
-  // Connection errors while the server is down are expected here; the limiter reports them.
-  storeClient = await connectClient(server.url)
+  storeClient = await connectClient(fault.server.url)
 })
 
 afterEach(() => {
   storeClient.disconnect()
-  client.disconnect()
 })
 
 async function timed(limiter: Limiter, key: string): Promise<{ d: Decision; ms: number }> {
@@ -83,7 +61,7 @@ describe('fail policy against a real Redis', () => {
     expect((await untilHealthy(limiter, 'user')).degraded).toBeUndefined()
     errors.length = 0
 
-    server.freeze()
+    fault.server.freeze()
     try {
       const answers = []
       for (let i = 0; i < 8; i++) answers.push(await timed(limiter, 'user'))
@@ -96,7 +74,7 @@ describe('fail policy against a real Redis', () => {
       expect(answers.slice(3).every(({ ms }) => ms < 50)).toBe(true)
       expect((errors[0] as { code?: string }).code).toBe('ERR_TOLLGATE_STORE_TIMEOUT')
     } finally {
-      server.thaw()
+      fault.server.thaw()
     }
 
     const recovered = await untilHealthy(limiter, 'user')
@@ -117,7 +95,7 @@ describe('fail policy against a real Redis', () => {
     expect((await untilHealthy(limiter, 'user')).allowed).toBe(true)
     errors.length = 0
 
-    await server.kill()
+    await fault.server.kill()
     try {
       const down = []
       for (let i = 0; i < 6; i++) down.push(await timed(limiter, 'user'))
@@ -128,7 +106,7 @@ describe('fail policy against a real Redis', () => {
       expect(errors.length).toBe(3)
     } finally {
       // Restarted whatever failed above, so one failure does not cascade into the next tests.
-      await server.restart()
+      await fault.server.restart()
     }
 
     // Wait for the store client to reconnect (node-redis backs off up to 2 s between attempts),
@@ -155,7 +133,7 @@ describe('fail policy against a real Redis', () => {
   it("mode 'local' keeps limiting per process while Redis is down", async () => {
     const errors: unknown[] = []
     const limiter = makeLimiter('local', errors)
-    await server.kill()
+    await fault.server.kill()
     try {
       const answers = []
       for (let i = 0; i < 5; i++) answers.push(await timed(limiter, 'user'))
@@ -164,7 +142,7 @@ describe('fail policy against a real Redis', () => {
       expect(answers.every(({ ms }) => ms < TIMEOUT_MS + SLACK_MS)).toBe(true)
       expect(answers[3]!.d.retryAfterMs).toBeGreaterThan(0)
     } finally {
-      await server.restart()
+      await fault.server.restart()
     }
     // As above: count once the client is back (node-redis backs off up to 2 s between attempts).
     await storeClient.ping()
@@ -178,22 +156,8 @@ describe('fail policy against a real Redis', () => {
     const seen: unknown[] = []
     const onLate = (reason: unknown) => seen.push(reason)
     process.on('unhandledRejection', onLate)
-    const own = new Redis(server.port, '127.0.0.1', { commandTimeout: 3 * TIMEOUT_MS })
-    own.on('error', () => {})
-    const redisStore = new RedisStore({ client: own, prefix: 'fail-late:' })
-    let lateRejections = 0
-    const store: Store = {
-      decide(key, algorithm, cost) {
-        const reply = redisStore.decide(key, algorithm, cost)
-        reply.catch(() => lateRejections++)
-        return reply
-      },
-      peek: (key, algorithm, cost) => redisStore.peek(key, algorithm, cost),
-      refund: (key, algorithm, cost) => redisStore.refund(key, algorithm, cost),
-      block: (key, algorithm, ms) => redisStore.block(key, algorithm, ms),
-      release: (key, algorithm, lease) => redisStore.release(key, algorithm, lease),
-      reset: (key, algorithm) => redisStore.reset(key, algorithm),
-    }
+    const late = lateRejectingStore(fault.server.port, 'fail-late:', 3 * TIMEOUT_MS)
+    const store = late.store
     const errors: unknown[] = []
     const limiter = createLimiter({
       algorithm: slidingLog({ limit: 3, windowMs: 60_000 }),
@@ -204,22 +168,22 @@ describe('fail policy against a real Redis', () => {
     })
     try {
       expect((await untilHealthy(limiter, 'late')).degraded).toBeUndefined()
-      server.freeze()
+      fault.server.freeze()
       try {
         const answers = await Promise.all([1, 2, 3].map(() => limiter.limit('late')))
         expect(answers.every((d) => d.allowed && d.degraded === true)).toBe(true)
         expect(errors).toHaveLength(3)
-        expect(lateRejections).toBe(0)
+        expect(late.lateRejections()).toBe(0)
         // The three commands are still in flight; ioredis rejects them after the limiter answered.
-        await expect.poll(() => lateRejections).toBe(3)
+        await expect.poll(() => late.lateRejections()).toBe(3)
       } finally {
-        server.thaw()
-        own.disconnect()
+        fault.server.thaw()
+        late.disconnect()
       }
       // Rejections not handled by now would have been reported within a macrotask.
       await new Promise((r) => setImmediate(r))
       expect(seen).toEqual([])
-      expect(unhandled).toEqual([])
+      expect(fault.unhandled).toEqual([])
     } finally {
       process.off('unhandledRejection', onLate)
     }

@@ -15,9 +15,8 @@ import { tollgate } from '@tollgate/fastify'
 import { RedisStore } from '@tollgate/redis'
 import express from 'express'
 import Fastify from 'fastify'
-import { Redis } from 'ioredis'
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { type RedisServer, startRedisServer } from './support/redis-server.js'
+import { describe, expect, it } from 'vitest'
+import { lateRejectingStore, useFaultRedis } from './support/fault-redis.js'
 
 const TIMEOUT_MS = 100
 // Event loop, HTTP and a busy CI machine on top of timeoutMs; far below "hung".
@@ -31,33 +30,7 @@ const RATE_LIMIT_HEADERS = [
   'x-ratelimit-reset',
 ]
 
-let server: RedisServer
-let client: Redis
-const unhandled: unknown[] = []
-const onUnhandled = (reason: unknown) => unhandled.push(reason)
-
-beforeAll(async () => {
-  server = await startRedisServer()
-  process.on('unhandledRejection', onUnhandled)
-})
-
-afterAll(async () => {
-  process.off('unhandledRejection', onUnhandled)
-  await server.stop()
-})
-
-beforeEach(async () => {
-  // What a user has by default: offline queue on, reconnecting forever.
-  client = new Redis(server.port, '127.0.0.1', { lazyConnect: true })
-  // Connection errors while the server is away are expected; the limiter reports them.
-  client.on('error', () => {})
-  await client.connect()
-  await client.flushall() // this file's own server
-})
-
-afterEach(() => {
-  client.disconnect()
-})
+const fault = useFaultRedis()
 
 interface Options {
   failure: FailureOptions
@@ -109,7 +82,7 @@ function limitOptions(options: Options) {
     // Real time moved on by `skippedMs`: the breaker's cooldown runs on this clock (tests skip
     // it instead of waiting), Redis TTLs and timeouts on real time.
     store: new RedisStore({
-      client,
+      client: fault.client,
       prefix: `http-fail-policy:${++apps}:`,
       clock: () => Date.now() + skippedMs,
     }),
@@ -180,12 +153,12 @@ describe.each(Object.keys(frameworks) as Array<keyof typeof frameworks>)('%s', (
         [...RATE_LIMIT_HEADERS].sort(),
       )
 
-      server.freeze()
+      fault.server.freeze()
       const answers: Answer[] = []
       try {
         for (let i = 0; i < 5; i++) answers.push(await get(app.url))
       } finally {
-        server.thaw()
+        fault.server.thaw()
       }
       for (const answer of answers) {
         expect(answer.status).toBe(200)
@@ -229,7 +202,7 @@ describe.each(Object.keys(frameworks) as Array<keyof typeof frameworks>)('%s', (
     })
     try {
       expect((await get(withBreaker.url)).status).toBe(200)
-      await server.kill()
+      await fault.server.kill()
       try {
         for (const [app, retryAfter] of [
           [withBreaker, '2'],
@@ -248,7 +221,7 @@ describe.each(Object.keys(frameworks) as Array<keyof typeof frameworks>)('%s', (
         // breaker failed on its own.
         expect(errors).toHaveLength(2 + 3)
       } finally {
-        await server.restart()
+        await fault.server.restart()
       }
       // The cooldown, on the stores' clock: no 1.5 s of real waiting for the probe.
       skippedMs += 1500
@@ -272,12 +245,12 @@ describe.each(Object.keys(frameworks) as Array<keyof typeof frameworks>)('%s', (
       onStoreError: (error) => errors.push(error),
     })
     try {
-      await server.kill()
+      await fault.server.kill()
       const answers: Answer[] = []
       try {
         for (let i = 0; i < LIMIT + 2; i++) answers.push(await get(app.url))
       } finally {
-        await server.restart()
+        await fault.server.restart()
       }
       expect(answers.map((a) => a.status)).toEqual([
         ...Array.from({ length: LIMIT }, () => 200),
@@ -313,28 +286,14 @@ it('leaves no unhandled rejection behind, even from commands that failed after t
   const seen: unknown[] = []
   const onLate = (reason: unknown) => seen.push(reason)
   process.on('unhandledRejection', onLate)
-  const own = new Redis(server.port, '127.0.0.1', { commandTimeout: 3 * TIMEOUT_MS })
-  own.on('error', () => {})
-  const redisStore = new RedisStore({ client: own, prefix: 'http-fail-late:' })
-  let lateRejections = 0
-  const store: Store = {
-    decide(key, algorithm, cost) {
-      const reply = redisStore.decide(key, algorithm, cost)
-      reply.catch(() => lateRejections++)
-      return reply
-    },
-    peek: (key, algorithm, cost) => redisStore.peek(key, algorithm, cost),
-    refund: (key, algorithm, cost) => redisStore.refund(key, algorithm, cost),
-    block: (key, algorithm, ms) => redisStore.block(key, algorithm, ms),
-    release: (key, algorithm, lease) => redisStore.release(key, algorithm, lease),
-    reset: (key, algorithm) => redisStore.reset(key, algorithm),
-  }
+  const late = lateRejectingStore(fault.server.port, 'http-fail-late:', 3 * TIMEOUT_MS)
+  const store = late.store
   const failure: FailureOptions = { mode: 'open', timeoutMs: TIMEOUT_MS, breaker: false }
   const express = await frameworks.express({ failure, onStoreError: () => {}, store })
   const fastify = await frameworks.fastify({ failure, onStoreError: () => {}, store })
   try {
     for (const app of [express, fastify]) expect((await untilLimiting(app.url)).status).toBe(200)
-    server.freeze()
+    fault.server.freeze()
     try {
       for (const app of [express, fastify]) {
         const answer = await get(app.url)
@@ -343,17 +302,17 @@ it('leaves no unhandled rejection behind, even from commands that failed after t
       }
       // Both commands reject later (ioredis' own commandTimeout), each one caught: how soon, on a
       // loaded machine, relative to the second answer, is not what this pins.
-      await expect.poll(() => lateRejections, { timeout: 10_000 }).toBe(2)
+      await expect.poll(() => late.lateRejections(), { timeout: 10_000 }).toBe(2)
     } finally {
-      server.thaw()
+      fault.server.thaw()
     }
     await new Promise((r) => setImmediate(r))
     expect(seen).toEqual([])
-    expect(unhandled).toEqual([])
+    expect(fault.unhandled).toEqual([])
   } finally {
     process.off('unhandledRejection', onLate)
     await express.close()
     await fastify.close()
-    own.disconnect()
+    late.disconnect()
   }
 })

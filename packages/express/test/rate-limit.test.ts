@@ -4,7 +4,6 @@ import {
   type Decision,
   fixedWindow,
   MemoryStore,
-  type Store,
   setWarningHandler,
   slidingLog,
   tokenBucket,
@@ -22,6 +21,7 @@ import Redis from 'ioredis'
 import request from 'supertest'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest'
 import { freezeWallClock } from '../../../test/support/frozen-clock.js'
+import { brokenStore } from '../../../test/support/stores.js'
 
 // No test here may depend on where the wall clock sits in a window (issue 15): Date is frozen
 // at the start of an hour, and RedisStores take that frozen clock instead of Redis TIME.
@@ -41,16 +41,6 @@ function appWith(options: RateLimitOptions, setup?: (app: Express) => void): Exp
     res.status(500).json({ caught: error.message })
   })
   return app
-}
-
-/** A store whose every call fails, standing in for a store that is down. */
-const brokenStore: Store = {
-  decide: () => Promise.reject(new Error('store down')),
-  peek: () => Promise.reject(new Error('store down')),
-  refund: () => Promise.reject(new Error('store down')),
-  block: () => Promise.reject(new Error('store down')),
-  release: () => Promise.reject(new Error('store down')),
-  reset: () => Promise.reject(new Error('store down')),
 }
 
 const warnings: string[] = []

@@ -1,7 +1,6 @@
 import {
   createLimiter,
   fixedWindow,
-  type Store,
   setWarningHandler,
   slidingLog,
   tokenBucket,
@@ -17,6 +16,7 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import Redis from 'ioredis'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest'
 import { freezeWallClock } from '../../../test/support/frozen-clock.js'
+import { brokenStore } from '../../../test/support/stores.js'
 
 // No test here may depend on where the wall clock sits in a window (issue 15): Date is frozen
 // at the start of an hour, and RedisStores take that frozen clock instead of Redis TIME.
@@ -40,15 +40,6 @@ async function appWith(
   routes?.(app)
   await app.ready()
   return app
-}
-
-const brokenStore: Store = {
-  decide: () => Promise.reject(new Error('store down')),
-  peek: () => Promise.reject(new Error('store down')),
-  refund: () => Promise.reject(new Error('store down')),
-  block: () => Promise.reject(new Error('store down')),
-  release: () => Promise.reject(new Error('store down')),
-  reset: () => Promise.reject(new Error('store down')),
 }
 
 const warnings: string[] = []
