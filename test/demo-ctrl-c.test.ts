@@ -5,6 +5,7 @@
  * lifecycle error (issue 12, item 1).
  */
 import { spawn } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 
@@ -42,6 +43,21 @@ function runThenCtrlC(script: string): Promise<Stopped> {
 }
 
 describe('Ctrl-C on a demo', () => {
+  // One pnpm between the terminal and node. With a nested `pnpm --filter … start`, the outer pnpm's
+  // forwarded SIGINT could reach the inner one after node had exited and the inner pnpm had dropped
+  // its handlers: the inner died of SIGINT, the outer re-raised it, and Ctrl-C looked like a crash.
+  it.each([
+    ['start', 'express-app'],
+    ['start:fastify', 'fastify-app'],
+  ])("pnpm %s runs the example's own start command under a single pnpm", (script, example) => {
+    const scripts = (path: string) =>
+      (JSON.parse(readFileSync(join(root, path), 'utf8')) as { scripts: Record<string, string> })
+        .scripts
+    expect(scripts('package.json')[script]).toBe(
+      `cd examples/${example} && ${scripts(`examples/${example}/package.json`).start}`,
+    )
+  })
+
   it.each(['start', 'start:fastify'])(
     'pnpm %s closes the server and exits 0',
     async (script) => {
