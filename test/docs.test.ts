@@ -3,7 +3,7 @@
  * code in the source has its entry in docs/errors.md, every README links the docs, no comment
  * cites a spec file a user cannot see, the compatibility table names the versions the lockfile
  * resolves, and the TypeDoc API reference builds with every public export documented (warnings
- * are errors: `pnpm docs` writes the same reference to docs/api).
+ * are errors: `pnpm run docs` writes the same reference to docs/api).
  */
 import { execFile, execFileSync } from 'node:child_process'
 import { readdirSync, readFileSync, statSync } from 'node:fs'
@@ -78,6 +78,12 @@ describe('docs', () => {
       execFileSync('redis-server', ['--version'], { encoding: 'utf8' }),
     )
     expect(table).toContain(`| Redis server | ${server![1]} `)
+  })
+
+  it("CI builds the API reference with `pnpm run docs` (`pnpm docs` is pnpm's own command)", () => {
+    // pnpm's built-in `docs` wins over the script of that name: it only prints the npm page.
+    expect(read('.ci/run')).toMatch(/^step docs pnpm run docs$/m)
+    expect(read('.ci/run')).not.toMatch(/^[^#\n]*pnpm docs\b/m)
   })
 
   it('the TypeDoc API reference builds with every public export documented', async () => {
