@@ -12,8 +12,19 @@ export type RunScript = (
 interface Op {
   readonly keys: readonly string[]
   readonly args: ReadonlyArray<string | number>
+  readonly short: ShortForm | undefined
   settle(reply: unknown): void
   fail(error: unknown): void
+}
+
+/**
+ * An op's short form (include/ops.lua): its own few arguments, sent instead of `args` when the
+ * op before it in the same call has the same `shared` part (an identity: one limiter's now, n
+ * and params), which the script then reuses.
+ */
+export interface ShortForm {
+  readonly args: ReadonlyArray<string | number>
+  readonly shared: object
 }
 
 interface Group {
@@ -57,12 +68,14 @@ export class Batcher {
     script: RedisScript,
     keys: readonly string[],
     args: ReadonlyArray<string | number>,
+    short: ShortForm | undefined,
     decode: (reply: unknown) => T,
   ): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const op: Op = {
         keys,
         args,
+        short,
         settle(reply) {
           try {
             resolve(decode(reply))
@@ -120,9 +133,16 @@ export class Batcher {
     } else {
       const k: string[] = []
       const a: Array<string | number> = []
+      let shared: object | undefined
       for (const op of ops) {
         for (const key of op.keys) k.push(key)
-        for (const arg of op.args) a.push(arg)
+        const short = op.short
+        if (short !== undefined && short.shared === shared) {
+          for (const arg of short.args) a.push(arg)
+        } else {
+          for (const arg of op.args) a.push(arg)
+          shared = short?.shared
+        }
       }
       keys = k
       args = a

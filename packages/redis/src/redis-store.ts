@@ -23,7 +23,7 @@ import {
   rejectUnknownOptions,
   requireObject,
 } from '@tollgate/core/http'
-import { Batcher } from './batch.js'
+import { Batcher, type ShortForm } from './batch.js'
 import {
   adaptClient,
   type LuaScript,
@@ -196,13 +196,31 @@ function rateParams(algorithm: RateAlgorithm, into: Array<string | number>): voi
   }
 }
 
+/** now, n and the params of a rate op, as the strings the script reads after code and cost. */
+function sharedPart(algorithm: RateAlgorithm, now: number | '', n: number): string[] {
+  const params: Array<string | number> = []
+  rateParams(algorithm, params)
+  const out = [now === '' ? '' : String(now), String(n)]
+  for (const p of params) out.push(String(p))
+  return out
+}
+
 const ignore = (): void => {}
 
-/** A script call under construction: which script, its KEYS, its ARGV. */
+/** A script call under construction: which script, its KEYS, its ARGV (and short form). */
 interface Call {
   script: LuaScript
   keys: string[]
   args: Array<string | number>
+  short: ShortForm | undefined
+}
+
+/** The long-form op codes of include/ops.lua (upper case). */
+const LONG_CODE: Record<string, string> = { d: 'D', p: 'P', r: 'R', b: 'B', l: 'L' }
+
+/** A cost as the string ioredis and node-redis would make of it, without a String() per op. */
+function costArg(cost: number | ''): string {
+  return cost === 1 ? '1' : cost === '' ? '' : String(cost)
 }
 
 /**
@@ -229,6 +247,7 @@ export class RedisStore implements Store {
   readonly clock: Clock | undefined
   readonly #redis: RedisClientAdapter
   readonly #batcher: Batcher
+  readonly #heads = new WeakMap<RateAlgorithm, Map<number, readonly string[]>>()
 
   constructor(options: RedisStoreOptions) {
     const o = requireObject('new RedisStore()', options)
@@ -305,7 +324,7 @@ export class RedisStore implements Store {
       }
       validateCost(algorithm, cost)
       const call = this.#call('r', key, algorithm, cost, 0, '')
-      return this.#batcher.submit(call.script, call.keys, call.args, ignore)
+      return this.#batcher.submit(call.script, call.keys, call.args, call.short, ignore)
     } catch (error) {
       return Promise.reject(error)
     }
@@ -318,7 +337,7 @@ export class RedisStore implements Store {
   block(key: string, algorithm: Algorithm, durationMs: number): Promise<void> {
     try {
       const call = this.#call('b', key, algorithm, '', duration('durationMs', durationMs), '')
-      return this.#batcher.submit(call.script, call.keys, call.args, ignore)
+      return this.#batcher.submit(call.script, call.keys, call.args, call.short, ignore)
     } catch (error) {
       return Promise.reject(error)
     }
@@ -336,7 +355,7 @@ export class RedisStore implements Store {
         throw new TollgateTypeError(`lease must be a non-empty string, got ${describeValue(lease)}`)
       }
       const call = this.#call('l', key, algorithm, '', 0, lease)
-      return this.#batcher.submit(call.script, call.keys, call.args, ignore)
+      return this.#batcher.submit(call.script, call.keys, call.args, call.short, ignore)
     } catch (error) {
       return Promise.reject(error)
     }
@@ -370,7 +389,7 @@ export class RedisStore implements Store {
     if (algorithm.kind === 'compound') {
       const { members } = algorithm
       const call = this.#call(code, key, algorithm, cost, n, '')
-      return this.#batcher.submit(call.script, call.keys, call.args, (reply) =>
+      return this.#batcher.submit(call.script, call.keys, call.args, call.short, (reply) =>
         toCompoundDecision(reply, members),
       )
     }
@@ -378,15 +397,35 @@ export class RedisStore implements Store {
     if (algorithm.kind === 'concurrency' && code === 'd') {
       const lease = `${cost}:${LEASE_PREFIX}${(leaseCounter++).toString(36)}`
       const call = this.#call(code, key, algorithm, cost, n, lease)
-      return this.#batcher.submit(call.script, call.keys, call.args, (reply) => {
+      return this.#batcher.submit(call.script, call.keys, call.args, call.short, (reply) => {
         const decision = toDecision(reply, limit)
         return decision.allowed ? Object.assign(decision, { lease }) : decision
       })
     }
     const call = this.#call(code, key, algorithm, cost, n, '')
-    return this.#batcher.submit(call.script, call.keys, call.args, (reply) =>
+    return this.#batcher.submit(call.script, call.keys, call.args, call.short, (reply) =>
       toDecision(reply, limit),
     )
+  }
+
+  /**
+   * The shared part of a rate op on the server's clock (now, n, params as strings), one array
+   * per algorithm value and n: ops of one limiter in one turn share it, so a batch sends their
+   * short form (include/ops.lua) and nothing is turned into a string per op.
+   */
+  #shared(algorithm: RateAlgorithm, n: number): readonly string[] {
+    let byN = this.#heads.get(algorithm)
+    if (byN === undefined) {
+      byN = new Map()
+      this.#heads.set(algorithm, byN)
+    }
+    let shared = byN.get(n)
+    if (shared === undefined) {
+      shared = sharedPart(algorithm, '', n)
+      // A few block durations per limiter at most; a caller varying it per request stays bounded.
+      if (byN.size < 16) byN.set(n, shared)
+    }
+    return shared
   }
 
   /** The KEYS and ARGV of one op (see the comment block that opens each script). */
@@ -409,19 +448,33 @@ export class RedisStore implements Store {
       case 'slidingWindow':
       case 'slidingLog':
       case 'tokenBucket': {
-        const args: Array<string | number> = [code, now, cost, n]
-        rateParams(algorithm, args)
+        const c = costArg(cost)
+        const shared = now === '' ? this.#shared(algorithm, n) : sharedPart(algorithm, now, n)
+        const args: Array<string | number> = [LONG_CODE[code]!, c]
+        for (const arg of shared) args.push(arg)
         return {
           script: SCRIPTS[algorithm.kind],
           keys: [stateKey(prefix, key, algorithm.kind), blockKey(prefix, key, algorithm.kind)],
           args,
+          // An injected clock gives each op its own now: only the long form then.
+          short: now === '' ? { args: [code, c], shared } : undefined,
         }
       }
       case 'concurrency':
+        // Each decide and release carries its own lease: always the long form.
         return {
           script: SCRIPTS.concurrency,
           keys: [stateKey(prefix, key, 'concurrency'), blockKey(prefix, key, 'concurrency')],
-          args: [code, now, cost, n, algorithm.limit, algorithm.leaseMs, lease],
+          args: [
+            LONG_CODE[code]!,
+            costArg(cost),
+            now,
+            n,
+            algorithm.limit,
+            algorithm.leaseMs,
+            lease,
+          ],
+          short: undefined,
         }
       case 'compound': {
         const { members } = algorithm
@@ -434,7 +487,7 @@ export class RedisStore implements Store {
           rateParams(member, args)
         }
         keys.push(blockKey(prefix, key, 'compound'))
-        return { script: SCRIPTS.compound, keys, args }
+        return { script: SCRIPTS.compound, keys, args, short: undefined }
       }
       default:
         return assertNever(algorithm)

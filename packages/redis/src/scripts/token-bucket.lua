@@ -3,10 +3,12 @@
 -- Per op i (issue order), KEYS and ARGV continue where op i-1's end:
 --   KEYS  state key (string "<units of 1/I token>:<ts ms>:<fullAt ms>")
 --         block key (a string: blockedUntil, integer epoch ms; PX = the block's duration)
---   ARGV  code   d = decide, p = peek, r = refund, b = block
+--   ARGV  code   d = decide, p = peek, r = refund, b = block (upper case: the long form;
+--                lower case: the short form, these two fields only: now, n and the params
+--                are the previous op's, see include/ops.lua)
+--         cost   cost units of the request (positive integer <= the limit; '' for b)
 --         now    integer epoch ms of an injected test clock, or '' for the server's TIME
 --                (sec * 1000 + floor(usec / 1000), read once per call)
---         cost   cost units of the request (positive integer <= the limit; '' for b)
 --         n      d: blockDurationMs, ms a denial also blocks the key (0 = none);
 --                b: durationMs of the block; else 0
 --         capacity   C, tokens (positive integer)

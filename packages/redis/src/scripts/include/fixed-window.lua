@@ -9,11 +9,25 @@ function fixedWindow.params(a, i)
   return { limit = tonumber(a[i]), window = tonumber(a[i + 1]) }
 end
 
+-- Redis turns a number argument of redis.call into a string with sprintf, which costs about as
+-- much as the command itself. A batch decides on one instant, so the window's field name and
+-- TTL are formatted once per (now, W) here, and a cost goes on as the ARGV string it came in as.
+local fwNow, fwWindow, fwIndex, fwField, fwUntilEnd, fwTtl = nil, nil, 0, '', 0, ''
+local function fixedWindowSlot(now, W)
+  if now ~= fwNow or W ~= fwWindow then
+    local elapsed = now % W
+    fwIndex = (now - elapsed) / W
+    fwField = format('%d', fwIndex)
+    fwUntilEnd = W - elapsed
+    fwTtl = format('%d', fwUntilEnd)
+    fwNow, fwWindow = now, W
+  end
+end
+
 function fixedWindow.read(key, p, now)
-  local elapsed = now % p.window
-  local index = (now - elapsed) / p.window
-  return { index = index, untilEnd = p.window - elapsed,
-    count = tonumber(redis.call('HGET', key, index)) or 0 }
+  fixedWindowSlot(now, p.window)
+  return { index = fwIndex, field = fwField, untilEnd = fwUntilEnd, ttl = fwTtl,
+    count = tonumber(redis.call('HGET', key, fwField)) or 0 }
 end
 
 function fixedWindow.idle(s, p)
@@ -33,35 +47,34 @@ end
 -- sets the TTL to the window's end and drops another window's field if the key still holds
 -- one; later ones leave the TTL alone, as on the server's clock it already is the window's end
 -- (with an injected clock every admission restates it from its own now).
-local function fixedWindowExpire(key, index, count, cost, untilEnd)
+local function fixedWindowExpire(key, field, count, cost, costArg, ttl)
   if count == cost then
     if redis.call('HLEN', key) > 1 then
       redis.call('DEL', key)
-      redis.call('HSET', key, index, cost)
+      redis.call('HSET', key, field, costArg)
     end
-    redis.call('PEXPIRE', key, untilEnd)
+    redis.call('PEXPIRE', key, ttl)
   elseif injected then
-    redis.call('PEXPIRE', key, untilEnd)
+    redis.call('PEXPIRE', key, ttl)
   end
 end
 
 function fixedWindow.write(key, s, p, now, cost)
-  local count = redis.call('HINCRBY', key, s.index, cost)
-  fixedWindowExpire(key, s.index, count, cost, s.untilEnd)
+  local count = redis.call('HINCRBY', key, s.field, cost)
+  fixedWindowExpire(key, s.field, count, cost, cost, s.ttl)
 end
 
 -- A decision without a read first: HINCRBY reads and counts in one call; a denial takes the
 -- cost back with a second HINCRBY (the field existed: count > 0 before, as cost <= L).
-function fixedWindow.decide(key, p, now, cost)
-  local elapsed = now % p.window
-  local index = (now - elapsed) / p.window
-  local untilEnd = p.window - elapsed
-  local count = redis.call('HINCRBY', key, index, cost)
+function fixedWindow.decide(key, p, now, cost, costArg)
+  fixedWindowSlot(now, p.window)
+  local untilEnd = fwUntilEnd
+  local count = redis.call('HINCRBY', key, fwField, costArg)
   if count <= p.limit then
-    fixedWindowExpire(key, index, count, cost, untilEnd)
+    fixedWindowExpire(key, fwField, count, cost, costArg, fwTtl)
     return true, p.limit - count, untilEnd, 0
   end
-  redis.call('HINCRBY', key, index, -cost)
+  redis.call('HINCRBY', key, fwField, '-' .. costArg)
   local remaining = p.limit - count + cost
   if remaining < 0 then remaining = 0 end
   return false, remaining, untilEnd, untilEnd
@@ -74,6 +87,6 @@ function fixedWindow.refund(key, p, now, cost)
   if s.count <= cost then
     redis.call('DEL', key)
   else
-    redis.call('HINCRBY', key, s.index, -cost)
+    redis.call('HINCRBY', key, s.field, -cost)
   end
 end

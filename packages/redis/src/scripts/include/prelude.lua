@@ -43,14 +43,33 @@ end
 -- its block once. Sound because nothing else runs during a script and Redis does not expire keys
 -- in the middle of one; setBlock keeps the cache current.
 local blocks = {}
+-- True once one EXISTS over every block key of the call found none (see noBlockAmong): then no op
+-- reads its block key, as blocks are rare and each redis.call costs about as much as the op's own
+-- command. A block an earlier op of this call sets is still seen, through `blocks`.
+local noBlocks = false
 local function blockedUntil(key, now)
   local v = blocks[key]
   if v == nil then
+    if noBlocks then return nil end
     v = tonumber(redis.call('GET', key)) or false
     blocks[key] = v
   end
   if v and v > now then return v end
   return nil
+end
+
+-- Sets noBlocks when none of the block keys KEYS[first], KEYS[first + step], ... exists: one
+-- call for a whole batch instead of one GET per op. They share one slot (one hash tag per
+-- user key, one slot per call), so EXISTS may take them all. A call of one op keeps its GET.
+local function noBlockAmong(first, step)
+  local n = #KEYS
+  if n <= step then return end
+  local list, j = {}, 0
+  for i = first, n, step do
+    j = j + 1
+    list[j] = KEYS[i]
+  end
+  noBlocks = redis.call('EXISTS', unpack(list)) == 0
 end
 
 -- Sets the block unless a later one is already there (the later blockedUntil wins).
