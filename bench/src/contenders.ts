@@ -1,4 +1,11 @@
-import type { AlgorithmName, Contender, Framework, Library, StoreKind } from './protocol.js'
+import type {
+  AlgorithmName,
+  Contender,
+  Framework,
+  Library,
+  StoreKind,
+  Variant,
+} from './protocol.js'
 
 export const ALGORITHMS: readonly AlgorithmName[] = [
   'fixedWindow',
@@ -12,6 +19,7 @@ function contender(
   library: Library,
   store: StoreKind,
   algorithm?: AlgorithmName,
+  variant?: Variant,
 ): Contender {
   const short: Record<Library, string> = {
     bare: 'bare',
@@ -24,12 +32,27 @@ function contender(
   const storeName = store === 'memory' && library === '@fastify/rate-limit' ? 'local' : store
   const storePart = store === 'none' ? '' : `-${store}`
   const algoPart = algorithm ? `/${algorithm}` : ''
-  const id = `${framework}/${library === 'bare' ? 'bare' : `${short[library]}${storePart}`}${algoPart}`
+  const variantPart = variant ? `+${variant}` : ''
+  const id = `${framework}/${library === 'bare' ? 'bare' : `${short[library]}${storePart}`}${algoPart}${variantPart}`
+  const variantLabel =
+    variant === 'defaultHeaders'
+      ? ' (default headers)'
+      : variant === 'compound'
+        ? ' ×2 compound'
+        : ''
   const label =
     library === 'bare'
       ? `${framework} bare`
-      : `${framework} ${short[library]} ${storeName}${algorithm ? ` ${algorithm}` : ''}`
-  return { id, label, framework, library, store, ...(algorithm ? { algorithm } : {}) }
+      : `${framework} ${short[library]} ${storeName}${algorithm ? ` ${algorithm}` : ''}${variantLabel}`
+  return {
+    id,
+    label,
+    framework,
+    library,
+    store,
+    ...(algorithm ? { algorithm } : {}),
+    ...(variant ? { variant } : {}),
+  }
 }
 
 /**
@@ -48,16 +71,32 @@ export function allContenders(
     contender('express', 'express-rate-limit', 'redis'),
     contender('express', 'rate-limiter-flexible', 'memory'),
     contender('express', 'rate-limiter-flexible', 'redis'),
+    // tollgate with its own default headers (draft-8 with a partition key). express-rate-limit's
+    // defaults are the legacy X-RateLimit-* set every row above already sends (standardHeaders
+    // false, legacyHeaders true in 8.x); rate-limiter-flexible has no headers of its own.
+    contender('express', 'tollgate', 'memory', 'fixedWindow', 'defaultHeaders'),
+    contender('express', 'tollgate', 'redis', 'fixedWindow', 'defaultHeaders'),
     contender('fastify', 'bare', 'none'),
     contender('fastify', 'tollgate', 'memory', 'fixedWindow'),
     ...redisAlgorithmsFastify.map((a) => contender('fastify', 'tollgate', 'redis', a)),
+    contender('fastify', 'tollgate', 'redis', 'fixedWindow', 'compound'),
     contender('fastify', '@fastify/rate-limit', 'memory'),
     contender('fastify', '@fastify/rate-limit', 'redis'),
+    contender('fastify', 'rate-limiter-flexible', 'memory'),
+    contender('fastify', 'rate-limiter-flexible', 'redis'),
+    // @fastify/rate-limit above already sends its defaults.
+    contender('fastify', 'tollgate', 'memory', 'fixedWindow', 'defaultHeaders'),
+    contender('fastify', 'tollgate', 'redis', 'fixedWindow', 'defaultHeaders'),
   ]
 }
 
 /** Names of the headers each contender is configured to send (the common kind: legacy X-RateLimit-*). */
 export function headersOf(c: Contender): string {
+  if (c.variant === 'defaultHeaders') {
+    return c.library === 'tollgate'
+      ? 'RateLimit-Policy + RateLimit (draft-8, with pk) + Retry-After on 429 (its defaults)'
+      : 'its defaults'
+  }
   switch (c.library) {
     case 'bare':
       return 'none'

@@ -24,7 +24,14 @@ export interface Contender {
   store: StoreKind
   /** tollgate only; the peers all count fixed windows. */
   algorithm?: AlgorithmName
+  /**
+   * `defaultHeaders`: the library's own default headers instead of the legacy X-RateLimit-* all
+   * other contenders send; `compound` (tollgate): two fixed windows as one all-or-nothing limit.
+   */
+  variant?: Variant
 }
+
+export type Variant = 'defaultHeaders' | 'compound'
 
 /** What one server child is asked to build. */
 export interface ServerConfig {

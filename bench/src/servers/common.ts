@@ -128,6 +128,14 @@ export function tollgateAlgorithm(core: Record<string, unknown>, config: ServerC
   const name = config.contender.algorithm ?? 'fixedWindow'
   const factory = core[name] as ((options: Record<string, number>) => unknown) | undefined
   if (typeof factory !== 'function') skip(`@tollgate/core has no export ${name}`)
+  if (config.contender.variant === 'compound') {
+    // Two fixed windows that both hold the scenario's limit (per window, and per 24 windows):
+    // the same answers as one window, at the cost of a compound (issue 11's figure).
+    return [
+      factory({ limit: config.limit, windowMs: config.windowMs }),
+      factory({ limit: config.limit, windowMs: config.windowMs * 24 }),
+    ]
+  }
   // A token bucket of `limit` tokens refilled fully once per window admits the same steady rate.
   return name === 'tokenBucket'
     ? factory({
@@ -149,3 +157,10 @@ export const TOLLGATE_OPTIONS = {
     failures.storeErrors++
   },
 } as const
+
+/** TOLLGATE_OPTIONS, without `headers` for the default-headers variant. */
+export function tollgateOptions(config: ServerConfig): Record<string, unknown> {
+  if (config.contender.variant !== 'defaultHeaders') return TOLLGATE_OPTIONS
+  const { headers: _legacy, ...rest } = TOLLGATE_OPTIONS
+  return rest
+}

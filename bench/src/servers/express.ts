@@ -8,8 +8,8 @@ import {
   readConfig,
   serve,
   skip,
-  TOLLGATE_OPTIONS,
   tollgateAlgorithm,
+  tollgateOptions,
 } from './common.js'
 
 const config = readConfig()
@@ -39,7 +39,7 @@ async function limiter(): Promise<RequestHandler | undefined> {
       return rateLimit({
         algorithm: tollgateAlgorithm(core, config),
         ...(store ? { store } : {}),
-        ...TOLLGATE_OPTIONS,
+        ...tollgateOptions(config),
       })
     }
 

@@ -7,8 +7,8 @@ import {
   readConfig,
   serve,
   skip,
-  TOLLGATE_OPTIONS,
   tollgateAlgorithm,
+  tollgateOptions,
 } from './common.js'
 
 const config = readConfig()
@@ -34,7 +34,7 @@ switch (contender.library) {
     await app.register(plugin.tollgate as Parameters<typeof app.register>[0], {
       algorithm: tollgateAlgorithm(core, config),
       ...(store ? { store } : {}),
-      ...TOLLGATE_OPTIONS,
+      ...tollgateOptions(config),
     })
     break
   }
@@ -46,6 +46,35 @@ switch (contender.library) {
       max: config.limit,
       timeWindow: config.windowMs,
       ...(redis ? { redis } : {}),
+    })
+    break
+  }
+
+  case 'rate-limiter-flexible': {
+    const { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } = await import(
+      'rate-limiter-flexible'
+    )
+    const options = { points: config.limit, duration: Math.ceil(config.windowMs / 1000) }
+    const rateLimiter = redis
+      ? new RateLimiterRedis({ storeClient: redis, ...options })
+      : new RateLimiterMemory(options)
+    const limit = String(config.limit)
+    // An onRequest hook around consume(), as rate-limiter-flexible's wiki shows for Fastify, with
+    // the same X-RateLimit-* / Retry-After headers as its Express middleware here.
+    app.addHook('onRequest', async (request, reply) => {
+      try {
+        const res = await rateLimiter.consume(request.ip)
+        reply.header('X-RateLimit-Limit', limit)
+        reply.header('X-RateLimit-Remaining', res.remainingPoints)
+        reply.header('X-RateLimit-Reset', Math.ceil((Date.now() + res.msBeforeNext) / 1000))
+      } catch (rejection) {
+        if (!(rejection instanceof RateLimiterRes)) throw rejection
+        reply.header('Retry-After', Math.max(1, Math.ceil(rejection.msBeforeNext / 1000)))
+        reply.header('X-RateLimit-Limit', limit)
+        reply.header('X-RateLimit-Remaining', rejection.remainingPoints)
+        reply.header('X-RateLimit-Reset', Math.ceil((Date.now() + rejection.msBeforeNext) / 1000))
+        return reply.code(429).send('Too Many Requests')
+      }
     })
     break
   }
