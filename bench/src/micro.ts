@@ -76,7 +76,39 @@ async function tollgateMemory(algorithm: string, explicitStore = false): Promise
   }
 }
 
+/**
+ * The limiter's synchronous entry (`LIMIT_NOW` of `@tollgate/core/http`), which the Express
+ * middleware and the Fastify hook call with a MemoryStore: a Decision, no promise. Each decision
+ * is taken in a plain loop, as a request handler takes it; the peers' rows await their promises,
+ * as their middlewares do.
+ */
+async function tollgateSyncPath(): Promise<Factory> {
+  const core = (await import(TOLLGATE_CORE)) as Record<string, unknown>
+  const http = (await import(`${TOLLGATE_CORE}/http`)) as { LIMIT_NOW?: symbol }
+  const createLimiter = core.createLimiter as (
+    o: Record<string, unknown>,
+  ) => Record<symbol, (key: string) => { allowed: boolean } | Promise<{ allowed: boolean }>>
+  const sym = http.LIMIT_NOW
+  if (typeof sym !== 'symbol') throw new Error('@tollgate/core/http lacks LIMIT_NOW')
+  const fixedWindow = core.fixedWindow as (o: object) => unknown
+  return async (limit) => {
+    const limiter = createLimiter({
+      algorithm: fixedWindow({ limit, windowMs: settings.windowMs }),
+    })
+    const now = limiter[sym]!.bind(limiter)
+    return ((key: string) => {
+      const d = now(key)
+      return d instanceof Promise ? d.then((x) => x.allowed) : d.allowed
+    }) as unknown as (key: string) => Promise<boolean>
+  }
+}
+
 const MEMORY: { name: string; library: string; factory: () => Promise<Factory> }[] = [
+  {
+    name: 'tollgate fixedWindow, sync path (LIMIT_NOW, as the adapters call it)',
+    library: 'tollgate',
+    factory: tollgateSyncPath,
+  },
   ...ALGORITHMS.map((a) => ({
     name: `tollgate MemoryStore ${a}`,
     library: 'tollgate',
@@ -157,7 +189,10 @@ function keyOf(i: number): string {
   return `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`
 }
 
-/** Sequential decisions (each awaited) over `keys` clients for `seconds`; decisions per second. */
+/**
+ * Sequential decisions over `keys` clients for `seconds`; decisions per second. A promise is
+ * awaited; a plain answer (the sync path) is not, as a middleware would not await it.
+ */
 async function rate(decide: Decide, keys: number, seconds: number): Promise<number> {
   let i = 0
   let count = 0
@@ -165,7 +200,8 @@ async function rate(decide: Decide, keys: number, seconds: number): Promise<numb
   const end = start + seconds * 1000
   for (;;) {
     for (let j = 0; j < 1000; j++) {
-      await decide(keyOf(i))
+      const answer = decide(keyOf(i))
+      if (answer instanceof Promise) await answer
       i = i + 1 === keys ? 0 : i + 1
     }
     count += 1000

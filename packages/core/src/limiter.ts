@@ -107,9 +107,10 @@ export interface RefundOptions {
 }
 
 /**
- * The limiter's synchronous entry point for the HTTP pipeline in this package (not exported from
- * the package root): a Decision when the store answers at once, else a promise.
- * @internal
+ * The limiter's synchronous entry point, `limiter[LIMIT_NOW](key, options)`: a Decision when the
+ * store answers at once (a MemoryStore), else a promise; errors come back as a rejected promise.
+ * The HTTP pipeline's fast path; exported from `@tollgate/core/http` for adapters (and the
+ * benchmark), not from the package root.
  */
 export const LIMIT_NOW: unique symbol = Symbol('tollgate.limitNow')
 

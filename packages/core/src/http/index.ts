@@ -15,6 +15,7 @@ export {
   rateLimitHeaders,
   retryAfterSeconds,
 } from '../headers.js'
+export { LIMIT_NOW } from '../limiter.js'
 export {
   assertExactProduct,
   nonNegativeNumber,
