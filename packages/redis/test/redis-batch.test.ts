@@ -19,6 +19,7 @@ import {
 import { RedisStore, stateKey } from '@tollgate/redis'
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { monitor } from '../../../test/support/clients.js'
 import { type RedisServer, startRedisServer } from '../../../test/support/redis-server.js'
 
 let server: RedisServer
@@ -101,6 +102,64 @@ describe('batched RedisStore', () => {
     const calls = await commandCalls()
     expect(calls.evalsha).toBe(all.length)
     expect(calls.time).toBe(all.length)
+  })
+
+  it("sends a limiter's further ops of one call in the short form, and the long form at each change of limiter", async () => {
+    const store = new RedisStore({ client, prefix: `short-${++run}:` })
+    const other = fixedWindow({ limit: 5, windowMs: 3_600_000 })
+    await warmAndReset(store, [fw])
+    const calls: string[][] = []
+    const watch = await monitor(server.url, (args, source) => {
+      if (source !== 'lua' && args[0]?.toLowerCase() === 'evalsha') calls.push(args)
+    })
+    try {
+      // fw, fw, other, other, fw: long, short, long, short, long (the scripts' ARGV forms).
+      const got = await Promise.all([
+        store.decide('a', fw, 1),
+        store.decide('b', fw, 1),
+        store.decide('c', other, 1),
+        store.decide('d', other, 2),
+        store.decide('e', fw, 1),
+      ])
+      expect(got.map((d) => [d.allowed, d.limit, d.remaining])).toEqual([
+        [true, 3, 2],
+        [true, 3, 2],
+        [true, 5, 4],
+        [true, 5, 3],
+        [true, 3, 2],
+      ])
+      await expect.poll(() => calls.length).toBe(1)
+      const [, , keyCount, ...rest] = calls[0]!
+      expect(Number(keyCount)).toBe(10)
+      expect(rest.slice(10)).toEqual([
+        ...['D', '1', '', '0', '3', '3600000'],
+        ...['d', '1'],
+        ...['D', '1', '', '0', '5', '3600000'],
+        ...['d', '2'],
+        ...['D', '1', '', '0', '3', '3600000'],
+      ])
+    } finally {
+      await watch.stop()
+    }
+  })
+
+  it("checks a batch's block keys with one EXISTS, and reads each op's block only when one exists", async () => {
+    const store = new RedisStore({ client, prefix: `exists-${++run}:` })
+    await warmAndReset(store, [fw])
+    await Promise.all(Array.from({ length: 50 }, (_, i) => store.decide(`k${i}`, fw, 1)))
+    const clear = await commandCalls()
+    expect(clear).toMatchObject({ evalsha: 1, exists: 1 })
+    expect(clear.get).toBeUndefined()
+
+    await store.block('k7', fw, 60_000)
+    await client.config('RESETSTAT')
+    const got = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => store.decide(`k${i}`, fw, 1)),
+    )
+    // The blocked key answers blocked; the others count on (their second admission).
+    expect(got[7]).toMatchObject({ allowed: false, remaining: 0 })
+    expect(got.filter((d) => d.allowed).map((d) => d.remaining)).toEqual(Array(49).fill(1))
+    expect(await commandCalls()).toMatchObject({ evalsha: 1, exists: 1, get: 50 })
   })
 
   it('batch: false sends one EVALSHA per operation, as it is issued', async () => {
