@@ -239,7 +239,7 @@ function httpSection(http: BenchResults, source: string): string[] {
     out.push('')
   }
   out.push(
-    '### Targets (issue 5, item 4)',
+    '### Targets (issue 9, item 4; issue 11, item 3)',
     '',
     '| scenario | target | goal | measured | |',
     '|---|---|--:|--:|---|',
@@ -336,7 +336,7 @@ function microSection(micro: MicroResults): string[] {
   }
   out.push(
     '',
-    '### Targets (issue 5, item 4)',
+    '### Targets (issues 5 and 9: memory limiters)',
     '',
     '| target | goal | measured | |',
     '|---|--:|--:|---|',

@@ -164,3 +164,27 @@ export function tollgateOptions(config: ServerConfig): Record<string, unknown> {
   const { headers: _legacy, ...rest } = TOLLGATE_OPTIONS
   return rest
 }
+
+/** A rate-limiter-flexible limiter on the bench's Redis (or in memory), as its README builds one. */
+export async function rateLimiterFlexible(
+  config: ServerConfig,
+  redis: RedisClient | undefined,
+): Promise<{
+  consume(key: string): Promise<{ remainingPoints: number; msBeforeNext: number }>
+  isRejection(value: unknown): value is { remainingPoints: number; msBeforeNext: number }
+  limit: string
+}> {
+  const { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } = await import(
+    'rate-limiter-flexible'
+  )
+  const options = { points: config.limit, duration: Math.ceil(config.windowMs / 1000) }
+  const limiter = redis
+    ? new RateLimiterRedis({ storeClient: redis, ...options })
+    : new RateLimiterMemory(options)
+  return {
+    consume: (key) => limiter.consume(key),
+    isRejection: (value): value is { remainingPoints: number; msBeforeNext: number } =>
+      value instanceof RateLimiterRes,
+    limit: String(config.limit),
+  }
+}

@@ -5,6 +5,7 @@ import {
   connectRedis,
   importOrSkip,
   noteDecision,
+  rateLimiterFlexible,
   readConfig,
   serve,
   skip,
@@ -65,22 +66,15 @@ async function limiter(): Promise<RequestHandler | undefined> {
     }
 
     case 'rate-limiter-flexible': {
-      const { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } = await import(
-        'rate-limiter-flexible'
-      )
-      const options = { points: config.limit, duration: Math.ceil(config.windowMs / 1000) }
-      const rateLimiter = redis
-        ? new RateLimiterRedis({ storeClient: redis, ...options })
-        : new RateLimiterMemory(options)
-      const limit = String(config.limit)
+      const rlf = await rateLimiterFlexible(config, redis)
       // The Express middleware from rate-limiter-flexible's README ("Express middleware"), with
       // the X-RateLimit-* / Retry-After headers its README lists (Reset as epoch seconds, like
       // the other contenders, rather than its example's Date string).
       return (req, res, next) => {
-        rateLimiter
+        rlf
           .consume(req.ip as string)
           .then((rateLimiterRes) => {
-            res.setHeader('X-RateLimit-Limit', limit)
+            res.setHeader('X-RateLimit-Limit', rlf.limit)
             res.setHeader('X-RateLimit-Remaining', rateLimiterRes.remainingPoints)
             res.setHeader(
               'X-RateLimit-Reset',
@@ -89,12 +83,12 @@ async function limiter(): Promise<RequestHandler | undefined> {
             next()
           })
           .catch((rejection: unknown) => {
-            if (!(rejection instanceof RateLimiterRes)) {
+            if (!rlf.isRejection(rejection)) {
               next(rejection)
               return
             }
             res.setHeader('Retry-After', Math.max(1, Math.ceil(rejection.msBeforeNext / 1000)))
-            res.setHeader('X-RateLimit-Limit', limit)
+            res.setHeader('X-RateLimit-Limit', rlf.limit)
             res.setHeader('X-RateLimit-Remaining', rejection.remainingPoints)
             res.setHeader(
               'X-RateLimit-Reset',

@@ -4,6 +4,7 @@ import {
   connectRedis,
   importOrSkip,
   noteDecision,
+  rateLimiterFlexible,
   readConfig,
   serve,
   skip,
@@ -51,26 +52,19 @@ switch (contender.library) {
   }
 
   case 'rate-limiter-flexible': {
-    const { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } = await import(
-      'rate-limiter-flexible'
-    )
-    const options = { points: config.limit, duration: Math.ceil(config.windowMs / 1000) }
-    const rateLimiter = redis
-      ? new RateLimiterRedis({ storeClient: redis, ...options })
-      : new RateLimiterMemory(options)
-    const limit = String(config.limit)
+    const rlf = await rateLimiterFlexible(config, redis)
     // An onRequest hook around consume(), as rate-limiter-flexible's wiki shows for Fastify, with
     // the same X-RateLimit-* / Retry-After headers as its Express middleware here.
     app.addHook('onRequest', async (request, reply) => {
       try {
-        const res = await rateLimiter.consume(request.ip)
-        reply.header('X-RateLimit-Limit', limit)
+        const res = await rlf.consume(request.ip)
+        reply.header('X-RateLimit-Limit', rlf.limit)
         reply.header('X-RateLimit-Remaining', res.remainingPoints)
         reply.header('X-RateLimit-Reset', Math.ceil((Date.now() + res.msBeforeNext) / 1000))
       } catch (rejection) {
-        if (!(rejection instanceof RateLimiterRes)) throw rejection
+        if (!rlf.isRejection(rejection)) throw rejection
         reply.header('Retry-After', Math.max(1, Math.ceil(rejection.msBeforeNext / 1000)))
-        reply.header('X-RateLimit-Limit', limit)
+        reply.header('X-RateLimit-Limit', rlf.limit)
         reply.header('X-RateLimit-Remaining', rejection.remainingPoints)
         reply.header('X-RateLimit-Reset', Math.ceil((Date.now() + rejection.msBeforeNext) / 1000))
         return reply.code(429).send('Too Many Requests')
