@@ -5,6 +5,7 @@ import {
   assertAlgorithm,
   assertNever,
   type Clock,
+  type Compound,
   type DecideOptions,
   type Decision,
   describeValue,
@@ -197,9 +198,18 @@ function rateParams(algorithm: RateAlgorithm, into: Array<string | number>): voi
 }
 
 /** now, n and the params of a rate op, as the strings the script reads after code and cost. */
-function sharedPart(algorithm: RateAlgorithm, now: number | '', n: number): string[] {
+function sharedPart(algorithm: RateAlgorithm | Compound, now: number | '', n: number): string[] {
   const params: Array<string | number> = []
-  rateParams(algorithm, params)
+  if (algorithm.kind === 'compound') {
+    // compound.lua: m, then per member its kind code and that kind's params.
+    params.push(algorithm.members.length)
+    for (const member of algorithm.members) {
+      params.push(MEMBER_CODE[member.kind])
+      rateParams(member, params)
+    }
+  } else {
+    rateParams(algorithm, params)
+  }
   const out = [now === '' ? '' : String(now), String(n)]
   for (const p of params) out.push(String(p))
   return out
@@ -247,7 +257,7 @@ export class RedisStore implements Store {
   readonly clock: Clock | undefined
   readonly #redis: RedisClientAdapter
   readonly #batcher: Batcher
-  readonly #heads = new WeakMap<RateAlgorithm, Map<number, readonly string[]>>()
+  readonly #heads = new WeakMap<RateAlgorithm | Compound, Map<number, readonly string[]>>()
 
   constructor(options: RedisStoreOptions) {
     const o = requireObject('new RedisStore()', options)
@@ -413,7 +423,7 @@ export class RedisStore implements Store {
    * per algorithm value and n: ops of one limiter in one turn share it, so a batch sends their
    * short form (include/ops.lua) and nothing is turned into a string per op.
    */
-  #shared(algorithm: RateAlgorithm, n: number): readonly string[] {
+  #shared(algorithm: RateAlgorithm | Compound, n: number): readonly string[] {
     let byN = this.#heads.get(algorithm)
     if (byN === undefined) {
       byN = new Map()
@@ -479,15 +489,21 @@ export class RedisStore implements Store {
       case 'compound': {
         const { members } = algorithm
         const keys: string[] = []
-        const args: Array<string | number> = [code, now, cost, n, members.length]
         for (let i = 0; i < members.length; i++) {
-          const member = members[i]!
-          keys.push(memberKey(prefix, key, i, member.kind))
-          args.push(MEMBER_CODE[member.kind])
-          rateParams(member, args)
+          keys.push(memberKey(prefix, key, i, members[i]!.kind))
         }
         keys.push(blockKey(prefix, key, 'compound'))
-        return { script: SCRIPTS.compound, keys, args, short: undefined }
+        // The same two forms as the one-algorithm scripts (include/compound-ops.lua).
+        const c = costArg(cost)
+        const shared = now === '' ? this.#shared(algorithm, n) : sharedPart(algorithm, now, n)
+        const args: Array<string | number> = [LONG_CODE[code]!, c]
+        for (const arg of shared) args.push(arg)
+        return {
+          script: SCRIPTS.compound,
+          keys,
+          args,
+          short: now === '' ? { args: [code, c], shared } : undefined,
+        }
       }
       default:
         return assertNever(algorithm)

@@ -143,6 +143,35 @@ describe('batched RedisStore', () => {
     }
   })
 
+  it("sends a compound's further ops of one call in the short form too", async () => {
+    const store = new RedisStore({ client, prefix: `short-compound-${++run}:` })
+    const both = compound([
+      fixedWindow({ limit: 3, windowMs: 3_600_000 }),
+      fixedWindow({ limit: 10, windowMs: 86_400_000 }),
+    ])
+    await warmAndReset(store, [both])
+    const calls: string[][] = []
+    const watch = await monitor(server.url, (args, source) => {
+      if (source !== 'lua' && args[0]?.toLowerCase() === 'evalsha') calls.push(args)
+    })
+    try {
+      const got = await Promise.all([store.decide('a', both, 1), store.decide('a', both, 2)])
+      expect(got.map((d) => [d.allowed, d.parts?.map((p) => p.remaining)])).toEqual([
+        [true, [2, 9]],
+        [true, [0, 7]],
+      ])
+      await expect.poll(() => calls.length).toBe(1)
+      const [, , keyCount, ...rest] = calls[0]!
+      expect(Number(keyCount)).toBe(6)
+      expect(rest.slice(6)).toEqual([
+        ...['D', '1', '', '0', '2', 'fw', '3', '3600000', 'fw', '10', '86400000'],
+        ...['d', '2'],
+      ])
+    } finally {
+      await watch.stop()
+    }
+  })
+
   it("checks a batch's block keys with one EXISTS, and reads each op's block only when one exists", async () => {
     const store = new RedisStore({ client, prefix: `exists-${++run}:` })
     await warmAndReset(store, [fw])

@@ -7,10 +7,12 @@
 --         keeps it: see fixed-window.lua, sliding-window.lua, sliding-log.lua, token-bucket.lua)
 --         block key of the whole compound (a string: blockedUntil, integer epoch ms; PX = the
 --         block's duration)
---   ARGV  code   d = decide, p = peek, r = refund (every member), b = block
+--   ARGV  code   d = decide, p = peek, r = refund (every member), b = block (upper case: the long form;
+--                lower case: the short form, these two fields only: now, n, m and the
+--                members are the previous op's, see include/compound-ops.lua)
+--         cost   cost units of the request (positive integer <= every member's limit; '' for b)
 --         now    integer epoch ms of an injected test clock, or '' for the server's TIME
 --                (sec * 1000 + floor(usec / 1000), read once per call)
---         cost   cost units of the request (positive integer <= every member's limit; '' for b)
 --         n      d: blockDurationMs, ms a denial also blocks the compound (0 = none);
 --                b: durationMs of the block; else 0
 --         m      number of members

@@ -1,26 +1,39 @@
 -- The op loop of the compound script (docs/semantics.md, "Compound"): all or nothing over the
 -- members, in one call on one slot. Per op, KEYS: the m members' state keys (by position), then
--- the compound's block key; ARGV: code, now, cost, n, m, then per member its kind code
--- (fw | sw | sl | tb) and that kind's params. Codes as in ops.lua (no release).
+-- the compound's block key; ARGV in one of two forms, as in ops.lua:
+--   long:  CODE, cost, now, n, m, then per member its kind code (fw | sw | sl | tb) and that
+--          kind's params (CODE in upper case)
+--   short: code, cost (lower case): now, n, m, the members and their params are the previous
+--          op's (the ops of one compound limiter in one turn).
+-- Codes as in ops.lua (no release).
 -- Reply per op: {allowed (1|0), part 1, ..., part m}, each part one decision reply; 0 for a
 -- refund or a block.
 local KINDS = { fw = fixedWindow, sw = slidingWindow, sl = slidingLog, tb = tokenBucket }
 
+local LONG = { D = 'd', P = 'p', R = 'r', B = 'b' }
 local out = {}
 local k, a, argc = 1, 1, #ARGV
+local now, n, m, members, params = nil, nil, nil, nil, nil
 while a <= argc do
   local code = ARGV[a]
-  local now = clockOf(ARGV[a + 1])
-  local cost = tonumber(ARGV[a + 2])
-  local n = tonumber(ARGV[a + 3])
-  local m = tonumber(ARGV[a + 4])
-  a = a + 5
-  local members, params = {}, {}
-  for i = 1, m do
-    local A = KINDS[ARGV[a]]
-    members[i] = A
-    params[i] = A.params(ARGV, a + 1)
-    a = a + 1 + A.nparams
+  local cost = tonumber(ARGV[a + 1])
+  local short = LONG[code]
+  if short then
+    code = short
+    now = clockOf(ARGV[a + 2])
+    n = tonumber(ARGV[a + 3])
+    m = tonumber(ARGV[a + 4])
+    a = a + 5
+    members, params = {}, {}
+    for i = 1, m do
+      local A = KINDS[ARGV[a]]
+      members[i] = A
+      params[i] = A.params(ARGV, a + 1)
+      a = a + 1 + A.nparams
+    end
+  else
+    if not members then return redis.error_reply('tollgate: a short op comes first') end
+    a = a + 2
   end
   local blockKey = KEYS[k + m]
   if code == 'r' then
