@@ -38,7 +38,7 @@ export const EQUIVALENT = [
     file,
     line: /^while a <= argc do$/,
     op: '<= -> <',
-    why: 'an op starts at a <= argc - 5 (each op is at least 6 ARGV) and the loop ends at a = argc + 1, where both are false',
+    why: 'an op starts at a <= argc - 1 (a short op is 2 ARGV, a long one more) and the loop ends at a = argc + 1, where both are false',
   })),
   {
     // Any script: `if x > y then x = y end` (a min), `if x < 0 then x = 0 end`, `if y > x then x = y end`.
