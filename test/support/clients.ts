@@ -18,6 +18,8 @@ export interface TestClient {
   readonly client: RedisClient
   /** PING through this client: resolves 'PONG' once it is connected. */
   ping(): Promise<string>
+  /** Any command through this client's own connection (a cluster: any node), e.g. SCRIPT FLUSH. */
+  command(args: readonly string[]): Promise<unknown>
   /** Quits gracefully (waits for replies in flight). */
   quit(): Promise<void>
   /** Drops the connection at once. */
@@ -57,6 +59,7 @@ export async function connectClient(
       kind,
       client,
       ping: () => client.ping(),
+      command: ([name, ...rest]) => client.call(name!, ...rest),
       async quit() {
         await client.quit()
       },
@@ -72,6 +75,7 @@ export async function connectClient(
     kind,
     client,
     ping: () => client.ping(),
+    command: (args) => client.sendCommand([...args]),
     async quit() {
       if (client.isOpen) await client.close()
     },
@@ -101,6 +105,7 @@ export async function connectCluster(
       kind,
       client,
       ping: () => client.ping(),
+      command: ([name, ...rest]) => client.call(name!, ...rest),
       async quit() {
         await client.quit()
       },
@@ -120,6 +125,7 @@ export async function connectCluster(
     client,
     // A cluster sends a keyless command to any node.
     ping: () => client.sendCommand(undefined, true, ['PING']) as Promise<string>,
+    command: (args) => client.sendCommand(undefined, false, [...args]),
     async quit() {
       if (client.isOpen) await client.close()
     },

@@ -3,7 +3,9 @@
  * file's own, so INFO commandstats counts only what this file sends: one call per script per
  * event-loop turn, one TIME per call, each caller its own Decision, a failed batch failing each
  * caller (and the fail policy answering each), a slow batch never holding the next, recovery
- * from NOSCRIPT after SCRIPT FLUSH, and odd keys in a batch decided as alone.
+ * from NOSCRIPT after SCRIPT FLUSH, and odd keys in a batch decided as alone. The stores run on
+ * `storeClient` (ioredis here, node-redis in redis-batch.node-redis.test.ts); `client` (ioredis)
+ * looks at Redis from outside.
  */
 import {
   type Algorithm,
@@ -19,11 +21,12 @@ import {
 import { RedisStore, stateKey } from '@tollgate/redis'
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { monitor } from '../../../test/support/clients.js'
+import { connectClient, monitor, type TestClient } from '../../../test/support/clients.js'
 import { type RedisServer, startRedisServer } from '../../../test/support/redis-server.js'
 
 let server: RedisServer
 let client: Redis
+let storeClient: TestClient
 let run = 0
 
 /** `INFO commandstats` as { command: calls }, without the stats commands themselves. */
@@ -58,16 +61,18 @@ const all: Algorithm[] = [
 beforeAll(async () => {
   server = await startRedisServer()
   client = new Redis(server.url)
+  storeClient = await connectClient(server.url)
 })
 
 afterAll(async () => {
+  storeClient?.disconnect()
   client?.disconnect()
   await server?.stop()
 })
 
 describe('batched RedisStore', () => {
   it('sends the 100 decisions of one turn as one EVALSHA with one TIME, each caller its own Decision', async () => {
-    const store = new RedisStore({ client, prefix: `one-turn-${++run}:` })
+    const store = new RedisStore({ client: storeClient.client, prefix: `one-turn-${++run}:` })
     await warmAndReset(store, [fw])
     // 20 keys, 5 calls each, interleaved: every key admits 3 (remaining 2, 1, 0), then denies.
     const pending = Array.from({ length: 100 }, (_, i) => store.decide(`k${i % 20}`, fw, 1))
@@ -86,7 +91,7 @@ describe('batched RedisStore', () => {
   })
 
   it('sends one call per script when a turn mixes algorithms, peeks, refunds, blocks and releases', async () => {
-    const store = new RedisStore({ client, prefix: `mixed-${++run}:` })
+    const store = new RedisStore({ client: storeClient.client, prefix: `mixed-${++run}:` })
     await warmAndReset(store, all)
     const c = all[4]!
     const held = await store.decide('held', c, 1)
@@ -105,7 +110,7 @@ describe('batched RedisStore', () => {
   })
 
   it("sends a limiter's further ops of one call in the short form, and the long form at each change of limiter", async () => {
-    const store = new RedisStore({ client, prefix: `short-${++run}:` })
+    const store = new RedisStore({ client: storeClient.client, prefix: `short-${++run}:` })
     const other = fixedWindow({ limit: 5, windowMs: 3_600_000 })
     await warmAndReset(store, [fw])
     const calls: string[][] = []
@@ -144,7 +149,7 @@ describe('batched RedisStore', () => {
   })
 
   it("sends a compound's further ops of one call in the short form too", async () => {
-    const store = new RedisStore({ client, prefix: `short-compound-${++run}:` })
+    const store = new RedisStore({ client: storeClient.client, prefix: `short-compound-${++run}:` })
     const both = compound([
       fixedWindow({ limit: 3, windowMs: 3_600_000 }),
       fixedWindow({ limit: 10, windowMs: 86_400_000 }),
@@ -173,7 +178,7 @@ describe('batched RedisStore', () => {
   })
 
   it("checks a batch's block keys with one EXISTS, and reads each op's block only when one exists", async () => {
-    const store = new RedisStore({ client, prefix: `exists-${++run}:` })
+    const store = new RedisStore({ client: storeClient.client, prefix: `exists-${++run}:` })
     await warmAndReset(store, [fw])
     await Promise.all(Array.from({ length: 50 }, (_, i) => store.decide(`k${i}`, fw, 1)))
     const clear = await commandCalls()
@@ -192,7 +197,11 @@ describe('batched RedisStore', () => {
   })
 
   it('batch: false sends one EVALSHA per operation, as it is issued', async () => {
-    const store = new RedisStore({ client, prefix: `unbatched-${++run}:`, batch: false })
+    const store = new RedisStore({
+      client: storeClient.client,
+      prefix: `unbatched-${++run}:`,
+      batch: false,
+    })
     await warmAndReset(store, [fw])
     await Promise.all(Array.from({ length: 30 }, (_, i) => store.decide(`k${i % 3}`, fw, 1)))
     expect(await commandCalls()).toMatchObject({ evalsha: 30, time: 30 })
@@ -201,8 +210,17 @@ describe('batched RedisStore', () => {
   it('answers as one call per operation would, for every algorithm (batched vs batch: false)', async () => {
     let now = 1_800_000_000_000
     const clock = () => now
-    const batched = new RedisStore({ client, prefix: `same-b-${++run}:`, clock })
-    const single = new RedisStore({ client, prefix: `same-u-${run}:`, clock, batch: false })
+    const batched = new RedisStore({
+      client: storeClient.client,
+      prefix: `same-b-${++run}:`,
+      clock,
+    })
+    const single = new RedisStore({
+      client: storeClient.client,
+      prefix: `same-u-${run}:`,
+      clock,
+      batch: false,
+    })
     for (const algorithm of all) {
       const issue = (store: RedisStore) =>
         Array.from({ length: 24 }, (_, i) => {
@@ -219,7 +237,7 @@ describe('batched RedisStore', () => {
 
   it("fails every caller of a failed batch, and the limiter's fail policy answers each one", async () => {
     const prefix = `failing-${++run}:`
-    const store = new RedisStore({ client, prefix })
+    const store = new RedisStore({ client: storeClient.client, prefix })
     await warmAndReset(store, [fw])
     // The state of one key is a list: HINCRBY raises WRONGTYPE and the whole script call fails.
     await client.rpush(`${prefix}{lim:bad}:fw`, 'x')
@@ -245,14 +263,20 @@ describe('batched RedisStore', () => {
   })
 
   it('sends the next turn while an earlier batch is still waiting for Redis', async () => {
-    const store = new RedisStore({ client, prefix: `slow-${++run}:` })
+    const store = new RedisStore({ client: storeClient.client, prefix: `slow-${++run}:` })
     await warmAndReset(store, [fw])
     const sent: string[] = []
-    const original = client.sendCommand
-    client.sendCommand = function (this: Redis, ...args: Parameters<Redis['sendCommand']>) {
-      sent.push(args[0].name)
+    // Both libraries write every command through the client's sendCommand: an ioredis Command
+    // (its name) or a node-redis argument array (its first word).
+    const target = storeClient.client as unknown as { sendCommand: (...args: unknown[]) => unknown }
+    const original = target.sendCommand
+    target.sendCommand = function (this: unknown, ...args: unknown[]) {
+      const first = args[0]
+      sent.push(
+        Array.isArray(first) ? String(first[0]).toLowerCase() : (first as { name: string }).name,
+      )
       return original.apply(this, args)
-    } as typeof client.sendCommand
+    }
     server.freeze()
     try {
       const first = store.decide('a', fw, 1)
@@ -266,15 +290,19 @@ describe('batched RedisStore', () => {
       expect((await second).allowed).toBe(true)
     } finally {
       server.thaw()
-      client.sendCommand = original
+      target.sendCommand = original
     }
   })
 
   it('recovers from NOSCRIPT when the script cache is flushed right before a batch', async () => {
     let now = 1_900_000_000_000
-    const store = new RedisStore({ client, prefix: `noscript-${++run}:`, clock: () => now })
+    const store = new RedisStore({
+      client: storeClient.client,
+      prefix: `noscript-${++run}:`,
+      clock: () => now,
+    })
     const reference = new RedisStore({
-      client,
+      client: storeClient.client,
       prefix: `noscript-ref-${run}:`,
       clock: () => now,
       batch: false,
@@ -284,14 +312,14 @@ describe('batched RedisStore', () => {
       await reference.decide('k', algorithm, 1)
     }
     now += 1000
-    // SCRIPT FLUSH goes out before the batch (sent at the end of this turn): every script
-    // answers NOSCRIPT and is sent again with EVAL.
+    // SCRIPT FLUSH goes out on the stores' connection before the batch (sent at the end of this
+    // turn): every script answers NOSCRIPT and is sent again with EVAL.
     const pending = all.flatMap((algorithm) => [
       store.decide('k', algorithm, 1),
       store.decide('k', algorithm, 1),
       store.peek('k', algorithm, 1),
     ])
-    await client.script('FLUSH')
+    await storeClient.command(['SCRIPT', 'FLUSH'])
     const got = await Promise.all(pending)
     const expected: Decision[] = []
     for (const algorithm of all) {
@@ -306,8 +334,13 @@ describe('batched RedisStore', () => {
   it('decides a key with braces, a newline or 1 KB in a batch with others as it would alone', async () => {
     let now = 2_000_000_000_000
     const clock = () => now
-    const batched = new RedisStore({ client, prefix: `odd-b-${++run}:`, clock })
-    const single = new RedisStore({ client, prefix: `odd-u-${run}:`, clock, batch: false })
+    const batched = new RedisStore({ client: storeClient.client, prefix: `odd-b-${++run}:`, clock })
+    const single = new RedisStore({
+      client: storeClient.client,
+      prefix: `odd-u-${run}:`,
+      clock,
+      batch: false,
+    })
     const keys = ['plain', 'a{b}c', '{tag}', '}closed', 'line\nbreak', 'x'.repeat(1024), 'ключ 🔑']
     for (const algorithm of all) {
       const issue = (store: RedisStore) =>
@@ -330,7 +363,7 @@ describe('batched RedisStore', () => {
   })
 
   it('flushes queued operations before a reset, so issue order holds', async () => {
-    const store = new RedisStore({ client, prefix: `reset-${++run}:` })
+    const store = new RedisStore({ client: storeClient.client, prefix: `reset-${++run}:` })
     const first = store.decide('k', fw, 3)
     const reset = store.reset('k', fw)
     await Promise.all([first, reset])

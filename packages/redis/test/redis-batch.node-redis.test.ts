@@ -1,0 +1,5 @@
+/** redis-batch.test.ts again, every store on a node-redis client (DESIGN.md, "Redis clients"). */
+import { useClientKind } from '../../../test/support/clients.js'
+
+useClientKind('node-redis')
+await import('./redis-batch.test.js')
