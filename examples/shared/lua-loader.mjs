@@ -1,4 +1,4 @@
-// Node module hooks, registered by ./lua-hooks.mjs.
+// Node module hooks, registered by ./lua-hooks.mjs; both examples start with them.
 import { readFile } from 'node:fs/promises'
 
 // The workspace packages' `exports` point at dist/, which exists only after a build; their
