@@ -1,4 +1,4 @@
-/** redis-store-own-server.test.ts again, every store on a node-redis client (DESIGN.md, "Redis clients"). */
+/** redis-store-own-server.test.ts again, every store on a node-redis client (packages/redis/README.md, "Which clients"). */
 import { useClientKind } from '../../../test/support/clients.js'
 
 useClientKind('node-redis')
