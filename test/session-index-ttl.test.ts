@@ -23,6 +23,8 @@ beforeEach(async () => {
   if (keys.length > 0) await client.del(...keys)
 })
 
+const userKey = (session: object) => (session as { user?: string }).user
+
 const sessionOf = (user: string, maxAgeMs: number) =>
   ({ user, cookie: { originalMaxAge: maxAgeMs, maxAge: maxAgeMs } }) as never
 
@@ -41,7 +43,7 @@ describe('the user index TTL', () => {
     const store = new RedisSessionStore({
       client,
       prefix: PREFIX,
-      userKey: (s) => s.user as string,
+      userKey,
     })
     await store.set('a', sessionOf('ada', 120_000))
     expect(Math.abs((await slack('a', 'ada')) - MINUTE)).toBeLessThan(50)
@@ -51,7 +53,7 @@ describe('the user index TTL', () => {
     const store = new RedisSessionStore({
       client,
       prefix: PREFIX,
-      userKey: (s) => s.user as string,
+      userKey,
     })
     await store.set('t', sessionOf('tom', 10_000))
     await store.touch('t', sessionOf('tom', 600_000))
@@ -62,7 +64,7 @@ describe('the user index TTL', () => {
     const store = new RedisSessionStore({
       client,
       prefix: PREFIX,
-      userKey: (s) => s.user as string,
+      userKey,
       touchAfterSeconds: 1,
     })
     await store.set('u', sessionOf('una', 10_000))
@@ -74,7 +76,7 @@ describe('the user index TTL', () => {
     const store = new RedisSessionStore({
       client,
       prefix: PREFIX,
-      userKey: (s) => s.user as string,
+      userKey,
     })
     await store.set('long', sessionOf('lea', 600_000))
     await store.set('short', sessionOf('lea', 10_000))
@@ -85,7 +87,7 @@ describe('the user index TTL', () => {
     const store = new RedisSessionStore({
       client,
       prefix: PREFIX,
-      userKey: (s) => s.user as string,
+      userKey,
       disableTTL: true,
     })
     await store.set('p', sessionOf('pat', 60_000))
