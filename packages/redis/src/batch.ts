@@ -8,12 +8,19 @@ export type RunScript = (
   args: ReadonlyArray<string | number>,
 ) => Promise<unknown>
 
-/** One op of a batch: its KEYS and ARGV, and what to do with its own element of the reply. */
+/**
+ * Turns an op's part of a script's reply into its answer: `width` elements of `reply` from `at`
+ * (one for every op but a compound's decision or peek, which has one per member).
+ */
+export type Decode<T> = (reply: readonly unknown[], at: number) => T
+
+/** One op of a batch: its KEYS and ARGV, and what to do with its own elements of the reply. */
 interface Op {
   readonly keys: readonly string[]
   readonly args: ReadonlyArray<string | number>
   readonly short: ShortForm | undefined
-  settle(reply: unknown): void
+  readonly width: number
+  settle(reply: readonly unknown[], at: number): void
   fail(error: unknown): void
 }
 
@@ -63,22 +70,27 @@ export class Batcher {
     this.#enabled = enabled
   }
 
-  /** Queues (or, unbatched, sends) one op; `decode` turns its reply element into the answer. */
+  /**
+   * Queues (or, unbatched, sends) one op; `decode` turns its `width` elements of the reply into
+   * the answer.
+   */
   submit<T>(
     script: RedisScript,
     keys: readonly string[],
     args: ReadonlyArray<string | number>,
     short: ShortForm | undefined,
-    decode: (reply: unknown) => T,
+    decode: Decode<T>,
+    width = 1,
   ): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const op: Op = {
         keys,
         args,
         short,
-        settle(reply) {
+        width,
+        settle(reply, at) {
           try {
-            resolve(decode(reply))
+            resolve(decode(reply, at))
           } catch (error) {
             reject(error)
           }
@@ -127,14 +139,17 @@ export class Batcher {
   #send(script: RedisScript, ops: readonly Op[]): void {
     let keys: readonly string[]
     let args: ReadonlyArray<string | number>
+    let width = 0
     if (ops.length === 1) {
       keys = ops[0]!.keys
       args = ops[0]!.args
+      width = ops[0]!.width
     } else {
       const k: string[] = []
       const a: Array<string | number> = []
       let shared: object | undefined
       for (const op of ops) {
+        width += op.width
         for (const key of op.keys) k.push(key)
         const short = op.short
         if (short !== undefined && short.shared === shared) {
@@ -156,15 +171,19 @@ export class Batcher {
     }
     reply.then(
       (value) => {
-        if (!Array.isArray(value) || value.length !== ops.length) {
+        if (!Array.isArray(value) || value.length !== width) {
           const error = new TollgateError(
             'ERR_TOLLGATE_STORE_REPLY',
-            `tollgate: RedisStore expected ${ops.length} replies from its script, got ${describeValue(value)}`,
+            `tollgate: RedisStore expected ${width} replies from its script, got ${describeValue(value)}`,
           )
           for (const op of ops) op.fail(error)
           return
         }
-        for (let i = 0; i < ops.length; i++) ops[i]!.settle(value[i])
+        let at = 0
+        for (const op of ops) {
+          op.settle(value, at)
+          at += op.width
+        }
       },
       (error: unknown) => {
         // The batch failed as a whole (connection lost, timeout, script error): every caller

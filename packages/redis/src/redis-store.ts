@@ -152,24 +152,30 @@ function toDecision(reply: unknown, limit: number): Decision {
 }
 
 /**
- * A compound's reply `[allowed (1|0), part 1, ..., part m]` as a Decision: the parts in member
- * order, `remaining` their min, `resetMs` and `retryAfterMs` their max, and `limit` that of the
- * part with the fewest remaining (the first on a tie) (docs/semantics.md, compound limits).
+ * A compound's parts, `reply[at]` to `reply[at + m - 1]` (one decision reply per member), as a
+ * Decision: admitted when every part is (a denied or blocked compound has a denied part), the
+ * parts in member order, `remaining` their min, `resetMs` and `retryAfterMs` their max, and
+ * `limit` that of the part with the fewest remaining (the first on a tie) (docs/semantics.md,
+ * compound limits).
  */
-function toCompoundDecision(reply: unknown, members: readonly RateAlgorithm[]): Decision {
-  if (!Array.isArray(reply) || reply.length !== members.length + 1) throw replyError(reply)
+function toCompoundDecision(
+  reply: readonly unknown[],
+  at: number,
+  members: readonly RateAlgorithm[],
+): Decision {
   const parts: Decision[] = []
   let fewest = 0
   let resetMs = 0
   let retryAfterMs = 0
+  let allowed = true
   for (let i = 0; i < members.length; i++) {
-    const part = toDecision(reply[i + 1], algorithmLimit(members[i]!))
+    const part = toDecision(reply[at + i], algorithmLimit(members[i]!))
     parts.push(part)
+    if (!part.allowed) allowed = false
     if (part.remaining < parts[fewest]!.remaining) fewest = i
     if (part.resetMs > resetMs) resetMs = part.resetMs
     if (part.retryAfterMs > retryAfterMs) retryAfterMs = part.retryAfterMs
   }
-  const allowed = reply[0] === 1
   const decision: Decision & { parts: Decision[] } = {
     allowed,
     limit: parts[fewest]!.limit,
@@ -399,22 +405,27 @@ export class RedisStore implements Store {
     if (algorithm.kind === 'compound') {
       const { members } = algorithm
       const call = this.#call(code, key, algorithm, cost, n, '')
-      return this.#batcher.submit(call.script, call.keys, call.args, call.short, (reply) =>
-        toCompoundDecision(reply, members),
+      return this.#batcher.submit(
+        call.script,
+        call.keys,
+        call.args,
+        call.short,
+        (reply, at) => toCompoundDecision(reply, at, members),
+        members.length,
       )
     }
     const limit = algorithmLimit(algorithm)
     if (algorithm.kind === 'concurrency' && code === 'd') {
       const lease = `${cost}:${LEASE_PREFIX}${(leaseCounter++).toString(36)}`
       const call = this.#call(code, key, algorithm, cost, n, lease)
-      return this.#batcher.submit(call.script, call.keys, call.args, call.short, (reply) => {
-        const decision = toDecision(reply, limit)
+      return this.#batcher.submit(call.script, call.keys, call.args, call.short, (reply, at) => {
+        const decision = toDecision(reply[at], limit)
         return decision.allowed ? Object.assign(decision, { lease }) : decision
       })
     }
     const call = this.#call(code, key, algorithm, cost, n, '')
-    return this.#batcher.submit(call.script, call.keys, call.args, call.short, (reply) =>
-      toDecision(reply, limit),
+    return this.#batcher.submit(call.script, call.keys, call.args, call.short, (reply, at) =>
+      toDecision(reply[at], limit),
     )
   }
 

@@ -19,14 +19,30 @@
 --         then per member: kind code (fw | sw | sl | tb), then its params: fw, sw, sl: limit,
 --                windowMs (ms); tb: capacity, refillRate, refillIntervalMs (ms)
 --
--- Reply: an array with one element per op, in order. d and p: {allowed (1|0), part 1, ...,
--- part m}, each part a member's decision: one integer resetMs * (limit + 1) + remaining for a
--- member that admits when below 2^53, else {allowed (1|0), remaining, resetMs, retryAfterMs}
--- (integer ms). r and b: 0.
+-- Reply: one flat array, the ops' elements in order. d and p: m elements, part 1, ..., part m,
+-- each a member's decision: one integer resetMs * (limit + 1) + remaining for a member that
+-- admits when below 2^53, else {allowed (1|0), remaining, resetMs, retryAfterMs} (integer ms);
+-- the op is admitted when every part admits (a denied or blocked op has a denied part).
+-- r and b: one element, 0.
 
 --- @include "include/prelude.lua"
+-- A member kind's functions are defined when the call first meets a member of that kind:
+-- defining them costs Redis a few hundred instructions each, on every call.
+local function defineFixedWindow()
 --- @include "include/fixed-window.lua"
+--- @include "include/compound-fixed-window.lua"
+  return fixedWindow
+end
+local function defineSlidingWindow()
 --- @include "include/sliding-window.lua"
+  return slidingWindow
+end
+local function defineSlidingLog()
 --- @include "include/sliding-log.lua"
+  return slidingLog
+end
+local function defineTokenBucket()
 --- @include "include/token-bucket.lua"
+  return tokenBucket
+end
 --- @include "include/compound-ops.lua"

@@ -6,17 +6,58 @@
 --   short: code, cost (lower case): now, n, m, the members and their params are the previous
 --          op's (the ops of one compound limiter in one turn).
 -- Codes as in ops.lua (no release).
--- Reply per op: {allowed (1|0), part 1, ..., part m}, each part one decision reply; 0 for a
--- refund or a block.
-local KINDS = { fw = fixedWindow, sw = slidingWindow, sl = slidingLog, tb = tokenBucket }
+-- Reply: one flat array. Per decide or peek its m parts, each one decision reply (the op is
+-- admitted when every part is: a blocked or denied op has a denied part); per refund or block a
+-- 0. A flat array costs Redis (and the client) less than an array per op.
+local DEFINE = { fw = defineFixedWindow, sw = defineSlidingWindow, sl = defineSlidingLog,
+  tb = defineTokenBucket }
+local KINDS = {}
+-- A member's kind by its code, defined on first use (see compound.lua).
+local function kindOf(code)
+  local A = KINDS[code]
+  if A == nil then
+    A = DEFINE[code]()
+    KINDS[code] = A
+  end
+  return A
+end
 
 local LONG = { D = 'd', P = 'p', R = 'r', B = 'b' }
-local out = {}
-local k, a, argc = 1, 1, #ARGV
-local now, n, m, members, params = nil, nil, nil, nil, nil
+local argc = #ARGV
+
+-- Blocks are rare: one EXISTS over the call's block keys (each once) instead of a GET per op, as
+-- noBlockAmong does for the one-algorithm scripts. A first pass finds each op's block key.
+do
+  local list, seen, j, k, a, m = {}, {}, 0, 1, 1, 0
+  while a <= argc do
+    if LONG[ARGV[a]] then
+      m = tonumber(ARGV[a + 4])
+      a = a + 5
+      for _ = 1, m do a = a + 1 + kindOf(ARGV[a]).nparams end
+    else
+      a = a + 2
+    end
+    k = k + m + 1
+    local key = KEYS[k - 1]
+    if not seen[key] then
+      seen[key] = true
+      j = j + 1
+      list[j] = key
+    end
+  end
+  if j > 1 then noBlocks = redis.call('EXISTS', unpack(list)) == 0 end
+end
+
+local out, o = {}, 0
+local k, a = 1, 1
+-- The current op's now, n, m, members and their params; `fixed`: every member a fixed window.
+local now, n, m, members, params, fixed = nil, nil, nil, nil, nil, false
+-- Per member of the current op: its state before the op. Reused by every op.
+local st = {}
 while a <= argc do
   local code = ARGV[a]
-  local cost = tonumber(ARGV[a + 1])
+  local costArg = ARGV[a + 1]
+  local cost = tonumber(costArg)
   local short = LONG[code]
   if short then
     code = short
@@ -24,12 +65,13 @@ while a <= argc do
     n = tonumber(ARGV[a + 3])
     m = tonumber(ARGV[a + 4])
     a = a + 5
-    members, params = {}, {}
+    members, params, fixed = {}, {}, true
     for i = 1, m do
-      local A = KINDS[ARGV[a]]
+      local A = kindOf(ARGV[a])
       members[i] = A
       params[i] = A.params(ARGV, a + 1)
       a = a + 1 + A.nparams
+      if A ~= KINDS.fw then fixed = false end
     end
   else
     if not members then return redis.error_reply('tollgate: a short op comes first') end
@@ -38,52 +80,59 @@ while a <= argc do
   local blockKey = KEYS[k + m]
   if code == 'r' then
     for i = 1, m do members[i].refund(KEYS[k + i - 1], params[i], now, cost) end
-    out[#out + 1] = 0
+    o = o + 1
+    out[o] = 0
   elseif code == 'b' then
     setBlock(blockKey, now, n, false)
-    out[#out + 1] = 0
+    o = o + 1
+    out[o] = 0
   elseif code == 'd' or code == 'p' then
-    -- Every member answers as if alone, from its unchanged state.
-    local states, answers = {}, {}
-    local all = true
-    for i = 1, m do
-      local A, p = members[i], params[i]
-      local s = A.read(KEYS[k + i - 1], p, now)
-      local allowed, remaining, resetMs, retry = A.answer(s, p, now, cost)
-      states[i] = s
-      answers[i] = { allowed, remaining, resetMs, retry }
-      if not allowed then all = false end
-    end
     local untilT = blockedUntil(blockKey, now)
-    if not untilT and not all and code == 'd' and n > 0 then
-      setBlock(blockKey, now, n, true)
-      untilT = now + n
+    local deciding = code == 'd' and not untilT
+    -- Members whose state before the op is known (st[1..known]) without a read.
+    local known = 0
+    if deciding and fixed then
+      -- Counted at once; a denial has taken every count back and tells the states it saw.
+      known = KINDS.fw.decideAll(k, m, params, now, cost, costArg, out, o, st)
     end
-    local r = { 0 }
-    for i = 1, m do
-      local A, p, s, x = members[i], params[i], states[i], answers[i]
-      if untilT then
-        -- Blocked (or blocked by this denial): each part by the block rule from its state.
-        local stateResetMs = x[3]
-        if x[1] then
-          local _
-          _, stateResetMs = A.idle(s, p)
+    if known <= m then
+      -- Every member answers as if alone, from its state before the op.
+      local all = true
+      local al, re, rs, rt = {}, {}, {}, {}
+      for i = 1, m do
+        local A, p = members[i], params[i]
+        if i > known then st[i] = A.read(KEYS[k + i - 1], p, now) end
+        al[i], re[i], rs[i], rt[i] = A.answer(st[i], p, now, cost)
+        if not al[i] then all = false end
+      end
+      if deciding and not all and n > 0 then
+        setBlock(blockKey, now, n, true)
+        untilT = now + n
+      end
+      for i = 1, m do
+        local A, p, s = members[i], params[i], st[i]
+        if untilT then
+          -- Blocked (or blocked by this denial): each part by the block rule from its state.
+          local stateResetMs = rs[i]
+          if al[i] then
+            local _
+            _, stateResetMs = A.idle(s, p)
+          end
+          out[o + i] = blockedReply(p.limit, untilT, now, al[i], stateResetMs, rt[i])
+        elseif all then
+          if deciding then A.write(KEYS[k + i - 1], s, p, now, cost) end
+          out[o + i] = reply(p.limit, true, re[i], rs[i], 0)
+        elseif al[i] then
+          -- Would admit, but the compound is denied: nothing consumed, its unchanged state.
+          local remaining, resetMs = A.idle(s, p)
+          out[o + i] = reply(p.limit, true, remaining, resetMs, 0)
+        else
+          if deciding and A.settle then A.settle(KEYS[k + i - 1], s) end
+          out[o + i] = reply(p.limit, false, re[i], rs[i], rt[i])
         end
-        r[i + 1] = blockedReply(p.limit, untilT, now, x[1], stateResetMs, x[4])
-      elseif all then
-        if code == 'd' then A.write(KEYS[k + i - 1], s, p, now, cost) end
-        r[i + 1] = reply(p.limit, true, x[2], x[3], 0)
-      elseif x[1] then
-        -- Would admit, but the compound is denied: nothing consumed, its unchanged state.
-        local remaining, resetMs = A.idle(s, p)
-        r[i + 1] = reply(p.limit, true, remaining, resetMs, 0)
-      else
-        if code == 'd' and A.settle then A.settle(KEYS[k + i - 1], s) end
-        r[i + 1] = reply(p.limit, false, x[2], x[3], x[4])
       end
     end
-    if all and not untilT then r[1] = 1 end
-    out[#out + 1] = r
+    o = o + m
   else
     return redis.error_reply('tollgate: unknown op ' .. tostring(code))
   end
