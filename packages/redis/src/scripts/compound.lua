@@ -26,11 +26,13 @@
 -- r and b: one element, 0.
 
 --- @include "include/prelude.lua"
--- A member kind's functions are defined when the call first meets a member of that kind:
--- defining them costs Redis a few hundred instructions each, on every call.
+--- @include "include/fixed-window-expire.lua"
+--- @include "include/compound-fixed-window.lua"
+-- A member kind's functions are defined only when an op needs them (fixed windows that admit
+-- need none of them, see compound-fixed-window.lua): defining a function costs Redis a few
+-- hundred instructions, on every call.
 local function defineFixedWindow()
 --- @include "include/fixed-window.lua"
---- @include "include/compound-fixed-window.lua"
   return fixedWindow
 end
 local function defineSlidingWindow()

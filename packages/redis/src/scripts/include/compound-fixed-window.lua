@@ -1,15 +1,15 @@
--- fixedWindow as the members of a compound (included after fixed-window.lua, in its scope, by
--- compound.lua only).
--- A decision of a compound of fixed windows only (include/compound-ops.lua), unblocked: counts
--- the cost in each member's window while every one so far fits, one HINCRBY each instead of a
--- read and a write. All fit: writes each member's reply to out[o + 1], ..., out[o + m] and
--- returns m + 1. Else takes every count back exactly (a field this op created is deleted again,
--- and with it a key it created) and returns the position i of the member that did not fit, with
--- st[1], ..., st[i] the states of members 1 to i before the op (as read would give them). A
--- member's window field and TTL are kept on its params, which last for every op of one
--- compound limiter in a call (the members' windows differ, so one cache each).
-local fwCounts = {}
-function fixedWindow.decideAll(k, m, params, now, cost, costArg, out, o, st)
+-- A decision of a compound of fixed windows only, unblocked (include/compound-ops.lua; docs/semantics.md,
+-- fixedWindow and "Compound"), without fixedWindow's read and write: counts the cost in each
+-- member's window while every one so far fits, one HINCRBY each instead of an HGET and an
+-- HINCRBY. All fit: sets each member's TTL as fixedWindow does, writes its reply to out[o + 1],
+-- ..., out[o + m] and returns m + 1. Else takes every count back exactly (a field this op
+-- created is deleted again, and with it a key it created) and returns the position i of the
+-- member that did not fit, with st[1], ..., st[i] the states of members 1 to i before the op,
+-- as fixedWindow.read gives them. A member's params are fixedWindow's ({ limit, window }); its
+-- window's field name and TTL are kept on them, as they last for every op of one compound
+-- limiter in a call (the members' windows differ, so one cache each).
+local fixedCounts = {}
+local function fixedWindowsDecide(k, m, params, now, cost, costArg, out, o, st)
   local i = 1
   while i <= m do
     local p = params[i]
@@ -22,21 +22,21 @@ function fixedWindow.decideAll(k, m, params, now, cost, costArg, out, o, st)
       p.now = now
     end
     local count = redis.call('HINCRBY', KEYS[k + i - 1], p.field, costArg)
-    fwCounts[i] = count
+    fixedCounts[i] = count
     if count > p.limit then break end
     i = i + 1
   end
   if i > m then
     for j = 1, m do
-      local p, count = params[j], fwCounts[j]
+      local p, count = params[j], fixedCounts[j]
       fixedWindowExpire(KEYS[k + j - 1], p.field, count, cost, costArg, p.ttl)
       out[o + j] = reply(p.limit, true, p.limit - count, p.untilEnd, 0)
     end
     return i
   end
   for j = 1, i do
-    local p, count = params[j], fwCounts[j] - cost
-    -- Member i's field existed (count > L >= cost); a member before it may have been new.
+    local p, count = params[j], fixedCounts[j] - cost
+    -- Member i's field existed (its count > L >= cost); a member before it may be new.
     if count == 0 then
       redis.call('HDEL', KEYS[k + j - 1], p.field)
     else

@@ -11,8 +11,9 @@
 -- 0. A flat array costs Redis (and the client) less than an array per op.
 local DEFINE = { fw = defineFixedWindow, sw = defineSlidingWindow, sl = defineSlidingLog,
   tb = defineTokenBucket }
+local NPARAMS = { fw = 2, sw = 2, sl = 2, tb = 3 }
 local KINDS = {}
--- A member's kind by its code, defined on first use (see compound.lua).
+-- A member's kind by its code, defined on first use.
 local function kindOf(code)
   local A = KINDS[code]
   if A == nil then
@@ -26,14 +27,15 @@ local LONG = { D = 'd', P = 'p', R = 'r', B = 'b' }
 local argc = #ARGV
 
 -- Blocks are rare: one EXISTS over the call's block keys (each once) instead of a GET per op, as
--- noBlockAmong does for the one-algorithm scripts. A first pass finds each op's block key.
-do
+-- noBlockAmong does for the one-algorithm scripts. A first pass finds each op's block key; a
+-- call of one op keeps its GET.
+if LONG[ARGV[1]] and #KEYS > tonumber(ARGV[5]) + 1 then
   local list, seen, j, k, a, m = {}, {}, 0, 1, 1, 0
   while a <= argc do
     if LONG[ARGV[a]] then
       m = tonumber(ARGV[a + 4])
       a = a + 5
-      for _ = 1, m do a = a + 1 + kindOf(ARGV[a]).nparams end
+      for _ = 1, m do a = a + 1 + NPARAMS[ARGV[a]] end
     else
       a = a + 2
     end
@@ -50,8 +52,9 @@ end
 
 local out, o = {}, 0
 local k, a = 1, 1
--- The current op's now, n, m, members and their params; `fixed`: every member a fixed window.
-local now, n, m, members, params, fixed = nil, nil, nil, nil, nil, false
+-- The current op's now, n, m, its members' kind codes and params; `fixed`: every member a fixed
+-- window.
+local now, n, m, kinds, params, fixed = nil, nil, nil, nil, nil, false
 -- Per member of the current op: its state before the op. Reused by every op.
 local st = {}
 while a <= argc do
@@ -65,21 +68,26 @@ while a <= argc do
     n = tonumber(ARGV[a + 3])
     m = tonumber(ARGV[a + 4])
     a = a + 5
-    members, params, fixed = {}, {}, true
+    kinds, params, fixed = {}, {}, true
     for i = 1, m do
-      local A = kindOf(ARGV[a])
-      members[i] = A
-      params[i] = A.params(ARGV, a + 1)
-      a = a + 1 + A.nparams
-      if A ~= KINDS.fw then fixed = false end
+      local kind = ARGV[a]
+      kinds[i] = kind
+      if kind == 'fw' then
+        -- fixedWindow.params, without defining fixedWindow.
+        params[i] = { limit = tonumber(ARGV[a + 1]), window = tonumber(ARGV[a + 2]) }
+      else
+        fixed = false
+        params[i] = kindOf(kind).params(ARGV, a + 1)
+      end
+      a = a + 1 + NPARAMS[kind]
     end
   else
-    if not members then return redis.error_reply('tollgate: a short op comes first') end
+    if not kinds then return redis.error_reply('tollgate: a short op comes first') end
     a = a + 2
   end
   local blockKey = KEYS[k + m]
   if code == 'r' then
-    for i = 1, m do members[i].refund(KEYS[k + i - 1], params[i], now, cost) end
+    for i = 1, m do kindOf(kinds[i]).refund(KEYS[k + i - 1], params[i], now, cost) end
     o = o + 1
     out[o] = 0
   elseif code == 'b' then
@@ -93,14 +101,15 @@ while a <= argc do
     local known = 0
     if deciding and fixed then
       -- Counted at once; a denial has taken every count back and tells the states it saw.
-      known = KINDS.fw.decideAll(k, m, params, now, cost, costArg, out, o, st)
+      known = fixedWindowsDecide(k, m, params, now, cost, costArg, out, o, st)
     end
     if known <= m then
       -- Every member answers as if alone, from its state before the op.
       local all = true
-      local al, re, rs, rt = {}, {}, {}, {}
+      local members, al, re, rs, rt = {}, {}, {}, {}, {}
       for i = 1, m do
-        local A, p = members[i], params[i]
+        local A, p = kindOf(kinds[i]), params[i]
+        members[i] = A
         if i > known then st[i] = A.read(KEYS[k + i - 1], p, now) end
         al[i], re[i], rs[i], rt[i] = A.answer(st[i], p, now, cost)
         if not al[i] then all = false end

@@ -43,21 +43,7 @@ function fixedWindow.answer(s, p, now, cost)
   return false, remaining, resetMs, s.untilEnd
 end
 
--- After HINCRBY counted an admission: the first admission of a window (a field never holds 0)
--- sets the TTL to the window's end and drops another window's field if the key still holds
--- one; later ones leave the TTL alone, as on the server's clock it already is the window's end
--- (with an injected clock every admission restates it from its own now).
-local function fixedWindowExpire(key, field, count, cost, costArg, ttl)
-  if count == cost then
-    if redis.call('HLEN', key) > 1 then
-      redis.call('DEL', key)
-      redis.call('HSET', key, field, costArg)
-    end
-    redis.call('PEXPIRE', key, ttl)
-  elseif injected then
-    redis.call('PEXPIRE', key, ttl)
-  end
-end
+--- @include "fixed-window-expire.lua"
 
 function fixedWindow.write(key, s, p, now, cost)
   local count = redis.call('HINCRBY', key, s.field, cost)
