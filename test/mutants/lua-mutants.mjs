@@ -36,7 +36,7 @@ export const EQUIVALENT = [
     'packages/redis/src/scripts/include/compound-ops.lua',
   ].map((file) => ({
     file,
-    line: /^while a <= argc do$/,
+    line: /^\s*while a <= argc do$/,
     op: '<= -> <',
     why: 'an op starts at a <= argc - 1 (a short op is 2 ARGV, a long one more) and the loop ends at a = argc + 1, where both are false',
   })),

@@ -196,6 +196,62 @@ describe('batched RedisStore', () => {
     expect(await commandCalls()).toMatchObject({ evalsha: 1, exists: 1, get: 50 })
   })
 
+  it('a compound of fixed windows counts each member with one HINCRBY and reads nothing; one EXISTS for its block keys', async () => {
+    const store = new RedisStore({ client: storeClient.client, prefix: `c-fast-${++run}:` })
+    const both = compound([
+      fixedWindow({ limit: 3, windowMs: 3_600_000 }),
+      fixedWindow({ limit: 10, windowMs: 86_400_000 }),
+    ])
+    await warmAndReset(store, [both])
+    // A call of one op reads its block key with a GET.
+    expect((await store.decide('alone', both, 1)).allowed).toBe(true)
+    expect(await commandCalls()).toEqual({
+      evalsha: 1,
+      time: 1,
+      get: 1,
+      hincrby: 2,
+      hlen: 2,
+      pexpire: 2,
+    })
+    await client.config('RESETSTAT')
+    // First admissions of each member's window: the TTL is set (HLEN finds no other window).
+    const first = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => store.decide(`k${i}`, both, 1)),
+    )
+    expect(first.map((d) => [d.allowed, d.parts?.map((p) => p.remaining)])).toEqual(
+      Array(20).fill([true, [2, 9]]),
+    )
+    expect(await commandCalls()).toEqual({
+      evalsha: 1,
+      time: 1,
+      exists: 1,
+      hincrby: 40,
+      hlen: 40,
+      pexpire: 40,
+    })
+    await client.config('RESETSTAT')
+    const again = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => store.decide(`k${i}`, both, 2)),
+    )
+    expect(again.map((d) => d.parts?.map((p) => p.remaining))).toEqual(Array(20).fill([0, 7]))
+    expect(await commandCalls()).toEqual({ evalsha: 1, time: 1, exists: 1, hincrby: 40 })
+    // A denial (the first member is full) takes its count back and reads the other member.
+    await client.config('RESETSTAT')
+    const denied = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => store.decide(`k${i}`, both, 1)),
+    )
+    expect(denied.map((d) => [d.allowed, d.parts?.map((p) => p.remaining)])).toEqual(
+      Array(20).fill([false, [0, 7]]),
+    )
+    expect(await commandCalls()).toEqual({
+      evalsha: 1,
+      time: 1,
+      exists: 1,
+      hincrby: 40,
+      hget: 20,
+    })
+  })
+
   it('batch: false sends one EVALSHA per operation, as it is issued', async () => {
     const store = new RedisStore({
       client: storeClient.client,

@@ -16,7 +16,7 @@ import {
   tokenBucket,
   withLimit,
 } from '@tollgate/core'
-import { RedisStore, stateKey } from '@tollgate/redis'
+import { memberKey, RedisStore, stateKey } from '@tollgate/redis'
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 
@@ -82,6 +82,142 @@ describe('a denied compound with a member whose state is untouched', () => {
     expect(got.allowed).toBe(false)
     expect(got.parts).toEqual([d(5, true, 5, 0, 0), d(1, false, 0, W - 1500, W - 1500)])
   })
+})
+
+describe('a denied compound leaves every member as it was (docs/semantics.md, "Compound")', () => {
+  // A compound of fixed windows counts each member at once and takes the counts back when one
+  // does not fit; the other kinds read first. Either way Redis holds what it held before.
+  const snapshot = async (key: string) =>
+    Promise.all(
+      [0, 1].map(async (i) => {
+        const redisKey = memberKey(prefix, key, i, 'fixedWindow')
+        return { hash: await client.hgetall(redisKey), ttl: await client.pttl(redisKey) }
+      }),
+    )
+
+  it('a member the denial would have created stays absent', async () => {
+    const a = compound([
+      fixedWindow({ limit: 5, windowMs: W }),
+      fixedWindow({ limit: 1, windowMs: 10 * W }),
+    ])
+    const key = `c-undo-new-${randomUUID()}`
+    now = T
+    expect((await store.decide(key, a, 1)).allowed).toBe(true)
+    // The first member's next window: its field is new; the second member is full.
+    now = T + W
+    await client.del(memberKey(prefix, key, 0, 'fixedWindow'))
+    const got = await store.decide(key, a, 1)
+    expect(got.allowed).toBe(false)
+    expect(got.parts).toEqual([d(5, true, 5, 0, 0), d(1, false, 0, 9 * W, 9 * W)])
+    expect(await client.exists(memberKey(prefix, key, 0, 'fixedWindow'))).toBe(0)
+    expect(await client.hgetall(memberKey(prefix, key, 1, 'fixedWindow'))).toEqual({ '100': '1' })
+  })
+
+  it("a member's count and TTL, and another window's field still in its hash, stay as they were", async () => {
+    const a = compound([
+      fixedWindow({ limit: 5, windowMs: W }),
+      fixedWindow({ limit: 2, windowMs: 10 * W }),
+    ])
+    const key = `c-undo-kept-${randomUUID()}`
+    now = T
+    await store.decide(key, a, 1)
+    now = T + 1000
+    await store.decide(key, a, 1)
+    // The second member is full: the first member's count of 2 is untouched by the denial.
+    const before = await snapshot(key)
+    const denied = await store.decide(key, a, 2)
+    expect(denied.allowed).toBe(false)
+    expect(denied.parts).toEqual([
+      d(5, true, 3, W - 1000, 0),
+      d(2, false, 0, 10 * W - 1000, 10 * W - 1000),
+    ])
+    const after = await snapshot(key)
+    expect(after.map((x) => x.hash)).toEqual(before.map((x) => x.hash))
+    for (const [i, x] of after.entries()) {
+      expect(x.ttl).toBeLessThanOrEqual(before[i]!.ttl)
+      expect(x.ttl).toBeGreaterThan(before[i]!.ttl - 5000)
+    }
+    // The first member's next window, its key still holding the old window's field (Redis
+    // expires it on its own clock): the denial deletes the new field only.
+    now = T + W
+    expect((await store.decide(key, a, 1)).allowed).toBe(false)
+    expect(await client.hgetall(memberKey(prefix, key, 0, 'fixedWindow'))).toEqual({ '1000': '2' })
+  })
+
+  it('a first member that does not fit counts nothing in the later ones', async () => {
+    const a = compound([
+      fixedWindow({ limit: 1, windowMs: W }),
+      fixedWindow({ limit: 5, windowMs: 10 * W }),
+    ])
+    const key = `c-undo-first-${randomUUID()}`
+    now = T
+    await store.decide(key, a, 1)
+    const got = await Promise.all([store.decide(key, a, 1), store.decide(key, a, 1)])
+    expect(got.map((x) => x.allowed)).toEqual([false, false])
+    expect(got[1]!.parts).toEqual([d(1, false, 0, W, W), d(5, true, 4, 10 * W, 0)])
+    expect(await client.hgetall(memberKey(prefix, key, 1, 'fixedWindow'))).toEqual({ '100': '1' })
+  })
+
+  it('ops of one batch on one key see each other: an admission, then a denial that undoes its own count only', async () => {
+    const a = compound([
+      fixedWindow({ limit: 5, windowMs: W }),
+      fixedWindow({ limit: 2, windowMs: 10 * W }),
+    ])
+    const key = `c-batch-${randomUUID()}`
+    now = T
+    const got = await Promise.all([1, 1, 1].map((cost) => store.decide(key, a, cost)))
+    expect(got.map((x) => x.parts?.map((p) => [p.allowed, p.remaining]))).toEqual([
+      [
+        [true, 4],
+        [true, 1],
+      ],
+      [
+        [true, 3],
+        [true, 0],
+      ],
+      [
+        [true, 3],
+        [false, 0],
+      ],
+    ])
+    expect(await client.hgetall(memberKey(prefix, key, 0, 'fixedWindow'))).toEqual({ '1000': '2' })
+  })
+
+  it.each<[string, Algorithm]>([
+    [
+      'slidingWindow + fixedWindow',
+      compound([slidingWindow({ limit: 5, windowMs: W }), fixedWindow({ limit: 1, windowMs: W })]),
+    ],
+    [
+      'fixedWindow + tokenBucket',
+      compound([
+        fixedWindow({ limit: 5, windowMs: W }),
+        tokenBucket({ capacity: 1, refillRate: 1, refillIntervalMs: W }),
+      ]),
+    ],
+    [
+      'slidingLog + fixedWindow',
+      compound([slidingLog({ limit: 5, windowMs: W }), fixedWindow({ limit: 1, windowMs: W })]),
+    ],
+  ])(
+    '%s: the members of other kinds are read first, and written only when all admit',
+    async (_, a) => {
+      const key = `c-mixed-${randomUUID()}`
+      now = T
+      const first = await store.decide(key, a, 1)
+      expect(first.allowed).toBe(true)
+      expect(first.parts?.map((p) => p.remaining)).toEqual([4, 0])
+      now = T + 10
+      const second = await store.decide(key, a, 1)
+      expect(second.allowed).toBe(false)
+      // The first member still shows its one admission.
+      expect(second.parts?.[0]).toMatchObject({ allowed: true, remaining: 4 })
+      expect((await store.peek(key, a, 1)).parts?.[0]).toMatchObject({
+        allowed: true,
+        remaining: 4,
+      })
+    },
+  )
 })
 
 describe('fixedWindow refund on Redis', () => {

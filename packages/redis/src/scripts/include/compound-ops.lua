@@ -47,7 +47,7 @@ if LONG[ARGV[1]] and #KEYS > tonumber(ARGV[5]) + 1 then
       list[j] = key
     end
   end
-  if j > 1 then noBlocks = redis.call('EXISTS', unpack(list)) == 0 end
+  noBlocks = redis.call('EXISTS', unpack(list)) == 0
 end
 
 local out, o = {}, 0
