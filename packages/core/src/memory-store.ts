@@ -75,8 +75,18 @@ export class MemoryStore implements Store {
   readonly maxKeys: number
   /** The clock decisions are made on (integer epoch ms): `Date.now` unless one was injected. */
   readonly clock: Clock
-  /** One Map per namespace, made when first used. */
-  private maps: Array<Map<string, number> | undefined> = []
+  /**
+   * The key index: open addressing with linear probing, pairs `[hash, slot + 1]` (0 = empty),
+   * kept at most half full. One table for every namespace (the namespace is part of the hash and
+   * is compared through `nsOf`). Faster than a Map per namespace by about 2x over 100,000 keys
+   * (bench:micro), because a lookup reads two int32 and the key's own string instead of a Map's
+   * bucket, entry and chain; the hash is seeded per store, as V8 seeds a Map's.
+   */
+  private index = new Int32Array(0)
+  private indexMask = 0
+  /** Namespaces that ever held a key, for reset(key) without an algorithm. */
+  private namespaces: number[] = []
+  private readonly seed = randomBytes(4).readInt32LE(0)
   private count = 0
   private keys: Array<string | undefined> = []
   /** The namespace of each slot. */
@@ -203,7 +213,9 @@ export class MemoryStore implements Store {
   close(): Promise<void> {
     if (this.timer) clearInterval(this.timer)
     this.timer = undefined
-    this.maps = []
+    this.index = new Int32Array(0)
+    this.indexMask = 0
+    this.namespaces = []
     this.count = 0
     this.keys = []
     this.logs = []
@@ -232,8 +244,7 @@ export class MemoryStore implements Store {
       return this.decideCompound(k, algorithm.members, now, cost, blockDurationMs, true)
     }
     if (kind === 'concurrency') return this.decideSlow(k, algorithm, now, cost, blockDurationMs)
-    const map = this.maps[KIND_INDEX[kind]]
-    const slot = map === undefined ? undefined : map.get(k)
+    const slot = this.slotOf(KIND_INDEX[kind], k)
     let base = NONE
     if (slot !== undefined) {
       base = slot * STRIDE
@@ -250,7 +261,7 @@ export class MemoryStore implements Store {
     // The hot path, one algorithm kind inline: read, decide, write, answer.
     const d = this.fast(slot, base, k, algorithm, now, cost)
     if (!d.allowed && blockDurationMs > 0) {
-      const at = this.maps[KIND_INDEX[kind]]?.get(k) ?? this.allocate(KIND_INDEX[kind], k, now)
+      const at = this.slotOf(KIND_INDEX[kind], k) ?? this.allocate(KIND_INDEX[kind], k, now)
       this.setBlock(at, now + blockDurationMs)
       return blockedDecision(d.limit, d.remaining, d.resetMs, d.retryAfterMs, blockDurationMs)
     }
@@ -420,7 +431,7 @@ export class MemoryStore implements Store {
   ): Decision {
     const ns = KIND_INDEX[algorithm.kind]
     const L = algorithm.kind === 'tokenBucket' ? algorithm.capacity : algorithm.limit
-    let slot = this.maps[ns]?.get(k)
+    let slot = this.slotOf(ns, k)
     const blockedUntil = slot === undefined ? 0 : this.prepare(slot, now)
     this.evaluate(slot, algorithm, L, now, cost)
     if (blockedUntil > now) {
@@ -472,7 +483,7 @@ export class MemoryStore implements Store {
     }
     const ns = KIND_INDEX[algorithm.kind]
     const L = algorithm.kind === 'tokenBucket' ? algorithm.capacity : algorithm.limit
-    const slot = this.maps[ns]?.get(k)
+    const slot = this.slotOf(ns, k)
     const blockedUntil = slot === undefined ? 0 : this.st[slot * STRIDE + 3]!
     this.evaluate(slot, algorithm, L, now, cost)
     if (blockedUntil > now) {
@@ -530,14 +541,14 @@ export class MemoryStore implements Store {
       const members = algorithm.members
       for (let p = 0; p < members.length; p++) {
         const ns = memberNs(p, members[p]!)
-        const slot = this.maps[ns]?.get(k)
+        const slot = this.slotOf(ns, k)
         if (slot !== undefined) this.prepare(slot, now)
         this.setBlock(slot ?? this.allocate(ns, k, now), until)
       }
       return
     }
     const ns = KIND_INDEX[algorithm.kind]
-    const slot = this.maps[ns]?.get(k)
+    const slot = this.slotOf(ns, k)
     if (slot !== undefined) this.prepare(slot, now)
     this.setBlock(slot ?? this.allocate(ns, k, now), until)
   }
@@ -556,7 +567,7 @@ export class MemoryStore implements Store {
     const digits = lease.slice(this.leasePrefix.length)
     const id = Number(digits)
     if (!Number.isSafeInteger(id) || String(id) !== digits) return
-    const slot = this.maps[KIND_INDEX.concurrency]?.get(storedKey(key))
+    const slot = this.slotOf(KIND_INDEX.concurrency, storedKey(key))
     if (slot === undefined) return
     const now = this.now()
     this.prepare(slot, now)
@@ -575,8 +586,8 @@ export class MemoryStore implements Store {
   resetNow(key: string, algorithm: Algorithm | undefined): void {
     const k = storedKey(key)
     if (algorithm === undefined) {
-      for (const map of this.maps) {
-        const slot = map?.get(k)
+      for (const ns of this.namespaces) {
+        const slot = this.slotOf(ns, k)
         if (slot !== undefined) this.releaseSlot(slot)
       }
       return
@@ -584,12 +595,12 @@ export class MemoryStore implements Store {
     if (algorithm.kind === 'compound') {
       const members = algorithm.members
       for (let p = 0; p < members.length; p++) {
-        const slot = this.maps[memberNs(p, members[p]!)]?.get(k)
+        const slot = this.slotOf(memberNs(p, members[p]!), k)
         if (slot !== undefined) this.releaseSlot(slot)
       }
       return
     }
-    const slot = this.maps[KIND_INDEX[algorithm.kind]]?.get(k)
+    const slot = this.slotOf(KIND_INDEX[algorithm.kind], k)
     if (slot !== undefined) this.releaseSlot(slot)
   }
 
@@ -919,7 +930,7 @@ export class MemoryStore implements Store {
     for (let p = 0; p < n; p++) {
       const member = members[p]!
       const ns = memberNs(p, member)
-      const slot = this.maps[ns]?.get(k)
+      const slot = this.slotOf(ns, k)
       slots[p] = slot
       let blockedUntil = 0
       if (slot !== undefined) {
@@ -956,7 +967,7 @@ export class MemoryStore implements Store {
         const L = member.kind === 'tokenBucket' ? member.capacity : member.limit
         const ns = memberNs(p, member)
         // Looked up again: allocating an earlier member may have evicted this one's slot.
-        let slot = write ? this.maps[ns]?.get(k) : slots[p]
+        let slot = write ? this.slotOf(ns, k) : slots[p]
         this.evaluate(slot, member, L, now, cost)
         if (write) {
           slot ??= this.allocate(ns, k, now)
@@ -978,7 +989,7 @@ export class MemoryStore implements Store {
         // A denial (not a blocked answer) blocks the whole compound in the same step.
         for (let p = 0; p < n; p++) {
           const ns = memberNs(p, members[p]!)
-          const slot = this.maps[ns]?.get(k) ?? this.allocate(ns, k, now)
+          const slot = this.slotOf(ns, k) ?? this.allocate(ns, k, now)
           this.setBlock(slot, now + blockDurationMs)
           const d = parts[p]!
           parts[p] = blockedDecision(
@@ -991,7 +1002,7 @@ export class MemoryStore implements Store {
         }
       }
       for (let p = 0; p < n; p++) {
-        const slot = this.maps[memberNs(p, members[p]!)]?.get(k)
+        const slot = this.slotOf(memberNs(p, members[p]!), k)
         if (slot !== undefined) this.touch(slot)
       }
     }
@@ -1005,7 +1016,7 @@ export class MemoryStore implements Store {
     now: number,
     cost: number,
   ): void {
-    const slot = this.maps[ns]?.get(k)
+    const slot = this.slotOf(ns, k)
     if (slot === undefined) return
     this.prepare(slot, now)
     const st = this.st
@@ -1139,13 +1150,10 @@ export class MemoryStore implements Store {
       slot = this.used++
       if (slot >= this.capacity) this.grow()
     }
-    let map = this.maps[ns]
-    if (map === undefined) {
-      map = new Map()
-      this.maps[ns] = map
-    }
-    map.set(key, slot)
+    if (!this.namespaces.includes(ns)) this.namespaces.push(ns)
     this.count++
+    if (this.count * 2 > this.index.length >> 1) this.rehash()
+    this.insert(hashKey(key, ns, this.seed), slot)
     this.keys[slot] = key
     this.nsOf[slot] = ns
     this.st.fill(0, slot * STRIDE, slot * STRIDE + STRIDE)
@@ -1161,6 +1169,67 @@ export class MemoryStore implements Store {
       this.timer.unref()
     }
     return slot
+  }
+
+  /** The slot of `k` in namespace `ns`, or undefined. */
+  private slotOf(ns: number, k: string): number | undefined {
+    const index = this.index
+    const mask = this.indexMask
+    if (mask === 0) return undefined
+    const h = hashKey(k, ns, this.seed)
+    let p = h & mask
+    for (;;) {
+      const s1 = index[2 * p + 1]!
+      if (s1 === 0) return undefined
+      const slot = s1 - 1
+      if (index[2 * p] === h && this.keys[slot] === k && this.nsOf[slot] === ns) return slot
+      p = (p + 1) & mask
+    }
+  }
+
+  private insert(h: number, slot: number): void {
+    const index = this.index
+    const mask = this.indexMask
+    let p = h & mask
+    while (index[2 * p + 1] !== 0) p = (p + 1) & mask
+    index[2 * p] = h
+    index[2 * p + 1] = slot + 1
+  }
+
+  /** Removes `slot` (hash `h`) from the index: backward-shift deletion, so no tombstones. */
+  private unindex(h: number, slot: number): void {
+    const index = this.index
+    const mask = this.indexMask
+    let p = h & mask
+    while (index[2 * p + 1] !== slot + 1) p = (p + 1) & mask
+    // Move later entries of the probe run back into the hole when their home is at or before it.
+    let hole = p
+    let q = (p + 1) & mask
+    for (;;) {
+      const s1 = index[2 * q + 1]!
+      if (s1 === 0) break
+      const home = index[2 * q]! & mask
+      // q's entry may fill the hole iff its home is not in the cyclic interval (hole, q].
+      if (hole <= q ? home <= hole || home > q : home <= hole && home > q) {
+        index[2 * hole] = index[2 * q]!
+        index[2 * hole + 1] = s1
+        hole = q
+      }
+      q = (q + 1) & mask
+    }
+    index[2 * hole] = 0
+    index[2 * hole + 1] = 0
+  }
+
+  /** Doubles the index (at least 2,048 pairs) and reinserts every tracked key. */
+  private rehash(): void {
+    const size = Math.max(2048, (this.index.length >> 1) * 2)
+    this.index = new Int32Array(size * 2)
+    this.indexMask = size - 1
+    for (let slot = 0; slot < this.used; slot++) {
+      const key = this.keys[slot]
+      if (key !== undefined) this.insert(hashKey(key, this.nsOf[slot]!, this.seed), slot)
+    }
   }
 
   private grow(): void {
@@ -1197,7 +1266,7 @@ export class MemoryStore implements Store {
   private releaseSlot(slot: number): void {
     const key = this.keys[slot]
     if (key === undefined) return
-    this.maps[this.nsOf[slot]!]!.delete(key)
+    this.unindex(hashKey(key, this.nsOf[slot]!, this.seed), slot)
     this.count--
     this.keys[slot] = undefined
     this.st.fill(0, slot * STRIDE, slot * STRIDE + STRIDE)
@@ -1225,6 +1294,26 @@ export class MemoryStore implements Store {
     }
     this.minExp = min
   }
+}
+
+/**
+ * The index's hash of a stored key in a namespace: seeded per store (a client choosing keys cannot
+ * aim them at one probe run of another process), a multiply-xorshift step per UTF-16 unit, then
+ * murmur3's finalizer so the low bits (the bucket) depend on every unit. Stored keys are at most
+ * 44 units (longer ones are hashed first), so this is a short loop.
+ */
+function hashKey(k: string, ns: number, seed: number): number {
+  let h = seed ^ Math.imul(ns + 1, 0x9e3779b1)
+  for (let i = 0; i < k.length; i++) {
+    h = Math.imul(h ^ k.charCodeAt(i), 0x5bd1e995)
+    h ^= h >>> 15
+  }
+  h ^= h >>> 16
+  h = Math.imul(h, 0x85ebca6b)
+  h ^= h >>> 13
+  h = Math.imul(h, 0xc2b2ae35)
+  h ^= h >>> 16
+  return h
 }
 
 function memberNs(position: number, member: RateAlgorithm): number {
