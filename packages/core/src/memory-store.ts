@@ -62,10 +62,10 @@ const KIND_INDEX = {
 const MEMBER_BASE = 5
 
 /**
- * In-process store. Per state namespace a Map from key to slot number; per slot four doubles of
+ * In-process store. One hash index from (namespace, key) to slot number; per slot four doubles of
  * state and two LRU links in typed arrays, interleaved so a decision touches one cache line of
- * each: a tracked key costs its Map entry, its string (at most 128 bytes, longer keys are hashed)
- * and about 50 bytes, no object per key. Every decision is synchronous and exact per docs/semantics.md.
+ * each: a tracked key costs its string (at most 128 bytes, longer keys are hashed), its index
+ * pair and about 50 bytes, no object per key. Every decision is synchronous and exact per docs/semantics.md.
  *
  * @example
  * const limiter = createLimiter({ algorithm: fixedWindow({ limit: 10, windowMs: 1000 }),
