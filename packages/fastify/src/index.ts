@@ -188,13 +188,20 @@ function runner(config: Config) {
 }
 
 function facts(request: FastifyRequest): RequestFacts {
-  const forwardedFor = request.headers['x-forwarded-for'] !== undefined
+  const headers = request.headers
+  const forwardedFor = headers['x-forwarded-for'] !== undefined
+  // request.ip is a getter that parses X-Forwarded-For through proxy-addr on every read (most of
+  // the limiter's cost per request with a proxy in front): read it once.
+  const ip = request.ip
   return {
-    ip: request.ip,
-    accept: request.headers.accept,
+    ip,
+    accept: headers.accept,
     forwardedFor,
-    // Fastify does not expose trustProxy: an IP equal to the socket peer means it was ignored.
-    trustProxy: forwardedFor && request.ip === request.socket.remoteAddress ? false : null,
+    // Read only until the once-only trust-proxy checks are done. Fastify does not expose
+    // trustProxy: an IP equal to the socket peer means it was ignored.
+    get trustProxy() {
+      return forwardedFor && ip === request.socket.remoteAddress ? false : null
+    },
   }
 }
 
