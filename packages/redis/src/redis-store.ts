@@ -122,9 +122,9 @@ function replyError(reply: unknown): TollgateError {
 
 /**
  * Turns one decision reply into a Decision. An admission usually comes back as one integer,
- * `resetMs * (limit + 1) + remaining` (an integer reply is far cheaper for Redis than an array);
- * anything else as `[allowed (1|0), remaining, resetMs, retryAfterMs]`. The limit (or capacity)
- * is the caller's own, so it never travels.
+ * `resetMs * (limit + 1) + remaining` (an integer reply is far cheaper for Redis than an array),
+ * else as `[remaining, resetMs]`; a denial as `[0, remaining, resetMs, retryAfterMs]`. The limit
+ * (or capacity) is the caller's own, so it never travels.
  */
 function toDecision(reply: unknown, limit: number): Decision {
   if (typeof reply === 'number') {
@@ -139,6 +139,8 @@ function toDecision(reply: unknown, limit: number): Decision {
       }
       return { allowed: true, limit, remaining, resetMs, retryAfterMs: 0 }
     }
+  } else if (Array.isArray(reply) && reply.length === 2) {
+    return { allowed: true, limit, remaining: reply[0], resetMs: reply[1], retryAfterMs: 0 }
   } else if (Array.isArray(reply) && reply.length === 4) {
     return {
       allowed: reply[0] === 1,

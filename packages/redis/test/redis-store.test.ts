@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import {
   type Algorithm,
+  compound,
   createLimiter,
   type Decision,
   fixedWindow,
@@ -241,6 +242,12 @@ describe('RedisStore slidingLog with a long log', () => {
     expect(await store.decide('huge', algorithm, 2 ** 40)).toEqual(
       d(2 ** 50, true, 2 ** 50 - 2 ** 40, 50, 0),
     )
+    // So does a compound's part, beside a packed one.
+    const both = compound([algorithm, fixedWindow({ limit: 2 ** 41, windowMs: 1000 })])
+    expect((await store.decide('huge', both, 2 ** 40)).parts).toEqual([
+      d(2 ** 50, true, 2 ** 50 - 2 ** 40, 50, 0),
+      d(2 ** 41, true, 2 ** 40, 950, 0),
+    ])
   })
 
   it('decodes packed replies exactly when the quotient is close to an integer', async () => {

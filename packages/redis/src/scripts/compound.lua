@@ -21,8 +21,8 @@
 --
 -- Reply: one flat array, the ops' elements in order. d and p: m elements, part 1, ..., part m,
 -- each a member's decision: one integer resetMs * (limit + 1) + remaining for a member that
--- admits when below 2^53, else {allowed (1|0), remaining, resetMs, retryAfterMs} (integer ms);
--- the op is admitted when every part admits (a denied or blocked op has a denied part).
+-- admits when below 2^53, else {remaining, resetMs}; a denied member: {0, remaining, resetMs,
+-- retryAfterMs} (integer ms); the op is admitted when every part admits (a denied or blocked op has a denied part).
 -- r and b: one element, 0.
 
 --- @include "include/prelude.lua"

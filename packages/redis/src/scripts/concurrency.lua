@@ -18,7 +18,8 @@
 --
 -- Reply: an array with one element per op, in order. d and p: one integer
 -- resetMs * (limit + 1) + remaining for an admission when that is below 2^53, else the array
--- {allowed (1|0), remaining, resetMs, retryAfterMs} (integer ms); b and l: 0.
+-- {remaining, resetMs}; a denial: the array {0, remaining, resetMs, retryAfterMs} (integer ms);
+-- b and l: 0.
 
 --- @include "include/prelude.lua"
 --- @include "include/concurrency.lua"

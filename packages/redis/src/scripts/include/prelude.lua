@@ -25,13 +25,15 @@ local TWO_POW_53 = 9007199254740992
 
 -- One decision as a reply (integers only, each below 2^53). An admission, when
 -- (resetMs + 1) * (limit + 1) < 2^53, is the single integer resetMs * (limit + 1) + remaining
--- (an integer is far cheaper for Redis to reply than an array); anything else is the array
--- {allowed (1|0), remaining, resetMs, retryAfterMs}. The limit is the caller's own: it never travels.
+-- (an integer is far cheaper for Redis to reply than an array), else the array
+-- {remaining, resetMs} (every element of an array costs Redis about as much as a small reply);
+-- a denial is the array {0, remaining, resetMs, retryAfterMs}. The limit is the caller's own:
+-- it never travels.
 local function reply(limit, allowed, remaining, resetMs, retryAfterMs)
   if allowed then
     local m = limit + 1
     if (resetMs + 1) * m < TWO_POW_53 then return resetMs * m + remaining end
-    return { 1, remaining, resetMs, 0 }
+    return { remaining, resetMs }
   end
   return { 0, remaining, resetMs, retryAfterMs }
 end
