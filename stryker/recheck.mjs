@@ -6,9 +6,10 @@
  *
  * Why: with `testFiles` set, Stryker 9.6.1 activates a static mutant (code run when its module is
  * imported) only after the import, so such a mutant is reported as surviving whatever the tests do
- * (stryker-js issue 6144). Without ids it rechecks every `Survived` mutant marked `static`.
+ * (stryker-js issue 6144). Without ids it rechecks every `Survived` mutant marked `static`; the
+ * id `survived` picks every survivor.
  */
-import { spawnSync } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
 
 const [pkg, reportFile, ...ids] = process.argv.slice(2)
@@ -22,13 +23,19 @@ const report = JSON.parse(readFileSync(reportFile, 'utf8'))
 const picked = []
 for (const [file, { mutants }] of Object.entries(report.files)) {
   for (const m of mutants) {
-    const wanted = ids.length > 0 ? ids.includes(m.id) : m.status === 'Survived' && m.static
+    const wanted =
+      ids.length > 0
+        ? ids.includes(m.id) || (ids.includes('survived') && m.status === 'Survived')
+        : m.status === 'Survived' && m.static
     if (wanted) picked.push({ file, m })
   }
 }
 
 // vitest takes file filters (substrings of the path), not globs: cut each glob at its first '*'.
-const filters = config.testFiles.map((glob) => glob.split('*')[0])
+// RECHECK_TESTS (comma-separated files) checks against those alone: whether new tests kill them.
+const filters = process.env.RECHECK_TESTS
+  ? process.env.RECHECK_TESTS.split(',')
+  : config.testFiles.map((glob) => glob.split('*')[0])
 
 let restore
 process.on('SIGINT', () => {
@@ -51,12 +58,12 @@ for (const { file, m } of picked) {
   const to = offset(original, m.location.end)
   writeFileSync(file, original.slice(0, from) + m.replacement + original.slice(to))
   try {
-    const run = spawnSync(
-      'pnpm',
-      ['exec', 'vitest', 'run', '-c', 'vitest.mutation.config.ts', '--bail=1', ...filters],
-      { encoding: 'utf8' },
-    )
-    const killed = run.status !== 0
+    // Asynchronous, so Ctrl-C reaches the handler above and the source is restored.
+    const status = await new Promise((resolve) => {
+      const args = ['exec', 'vitest', 'run', '-c', 'vitest.mutation.config.ts', '--bail=1']
+      spawn('pnpm', [...args, ...filters], { stdio: 'ignore' }).on('exit', resolve)
+    })
+    const killed = status !== 0
     if (!killed) survived++
     const where = `${file}:${m.location.start.line}:${m.location.start.column}`
     console.log(

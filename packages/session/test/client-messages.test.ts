@@ -88,6 +88,12 @@ describe('RedisSessionStore client errors, word for word', () => {
       `client must be ${EXPECTED}, got an object that looks like a node-redis client but has no sendCommand (node-redis older than v4?)`,
     ],
     [
+      'a boolean isCluster without defineCommand',
+      { isCluster: false },
+      TypeError,
+      `client must be ${EXPECTED}, got an object`,
+    ],
+    [
       'defineCommand without a boolean isCluster',
       { defineCommand() {} },
       TypeError,
