@@ -1,6 +1,7 @@
 import { Cluster, Redis } from 'ioredis'
 import { describe, expect, it } from 'vitest'
 import { RedisSessionStore, type RedisSessionStoreOptions } from '../src/index.js'
+import { thrown } from './support/thrown.js'
 
 // The package README ("Which clients"): the client is recognised by what it can do; an ioredis
 // keyPrefix and a RESP3 client are RangeErrors, a legacy-mode client and anything else a
@@ -11,15 +12,6 @@ const EXPECTED =
 
 const make = (client: unknown) =>
   new RedisSessionStore({ client } as unknown as RedisSessionStoreOptions)
-
-function thrown(build: () => unknown): Error & { code?: string } {
-  try {
-    build()
-  } catch (error) {
-    return error as Error & { code?: string }
-  }
-  throw new Error('expected the constructor to throw')
-}
 
 const LEGACY =
   'client is a node-redis legacy-mode client (legacyMode or client.legacy()), whose commands take callbacks; pass the client from createClient() itself'

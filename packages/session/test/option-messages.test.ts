@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis'
 import { afterAll, describe, expect, it } from 'vitest'
 import { RedisSessionStore, type RedisSessionStoreOptions } from '../src/index.js'
+import { thrown } from './support/thrown.js'
 
 // The package README ("Options"): a bad option throws a TypeError or RangeError naming the option
 // and the value. These pin each message whole (the text a developer reads when a deploy fails),
@@ -17,15 +18,6 @@ const make = (options: Record<string, unknown>) =>
 
 const EXPECTED =
   'client, prefix, ttl, disableTouch, disableTTL, serializer, scanCount, touchAfterSeconds, timeoutMs, userKey'
-
-function thrown(build: () => unknown): Error & { code?: string } {
-  try {
-    build()
-  } catch (error) {
-    return error as Error & { code?: string }
-  }
-  throw new Error('expected the constructor to throw')
-}
 
 describe('RedisSessionStore option errors, word for word', () => {
   it.each([
