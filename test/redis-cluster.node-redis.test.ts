@@ -1,4 +1,4 @@
-/** redis-cluster.test.ts again, every store on a node-redis client (DESIGN.md, "Redis clients"). */
+/** redis-cluster.test.ts again, every store on a node-redis client (packages/redis/README.md, "Which clients"). */
 import { useClientKind } from './support/clients.js'
 
 useClientKind('node-redis')

@@ -1,6 +1,6 @@
 /**
- * Both Redis client libraries tollgate accepts, as connected clients for tests (DESIGN.md, "Redis
- * clients": tests run both). A suite connects the client its store uses through
+ * Both Redis client libraries tollgate accepts, as connected clients for tests
+ * (packages/redis/README.md, "Which clients": tests run both). A suite connects the client its store uses through
  * `connectClient()` / `connectCluster()`; a `<suite>.node-redis.test.ts` beside it selects
  * node-redis with `useClientKind()` before importing the suite, so one file runs on each client.
  */

@@ -1,6 +1,6 @@
 /**
  * Starts real redis-server processes on loopback for tests and benchmarks. No mocks: every
- * behaviour test talks to a real Redis (DESIGN.md, "Real parts and how they start").
+ * behaviour test talks to a real Redis (CONTRIBUTING.md, how `pnpm test` starts them).
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
