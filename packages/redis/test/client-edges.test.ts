@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto'
 import { compound, fixedWindow } from '@tollgate/core'
 import { RedisStore } from '@tollgate/redis'
 import { Cluster, Redis } from 'ioredis'
-import { createClient } from 'redis'
+import { createClient, RESP_TYPES } from 'redis'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import {
   type ClientKind,
@@ -238,6 +238,31 @@ describe('RedisClientAdapter.runScript() errors and shapes', () => {
       )
     },
   )
+})
+
+describe('node-redis replies in default types', () => {
+  it('decides exactly on a client whose own commandOptions map numbers to strings and strings to Buffers', async () => {
+    const mapped = createClient({
+      url: inject('redisUrl'),
+      commandOptions: {
+        typeMapping: { [RESP_TYPES.NUMBER]: String, [RESP_TYPES.BLOB_STRING]: Buffer },
+      },
+    })
+    mapped.on('error', () => {})
+    await mapped.connect()
+    try {
+      // The user's mapping holds for the user's own commands...
+      expect(await mapped.sendCommand(['EVAL', 'return 1', '0'])).toBe('1')
+      // ...and never for the store's, which reads integers and strings.
+      const store = new RedisStore({ client: mapped, prefix, clock: () => 1_000 })
+      const fw = fixedWindow({ limit: 2, windowMs: 60_000 })
+      expect(await store.decide('mapped', fw, 1)).toMatchObject({ allowed: true, remaining: 1 })
+      expect(await store.decide('mapped', fw, 1)).toMatchObject({ allowed: true, remaining: 0 })
+      expect(await store.decide('mapped', fw, 1)).toMatchObject({ allowed: false, remaining: 0 })
+    } finally {
+      await mapped.close()
+    }
+  })
 })
 
 describe('hashSlot() on keys with a } before any {', () => {
