@@ -19,6 +19,7 @@ import {
   monitor,
   type TestClient,
 } from '../../../test/support/clients.js'
+import { type RedisCluster, startRedisCluster } from '../../../test/support/redis-server.js'
 import { adaptClient, hashSlot, luaScript } from '../src/client.js'
 
 const prefix = `t-client-edges-${randomUUID()}:`
@@ -261,6 +262,49 @@ describe('node-redis replies in default types', () => {
       expect(await store.decide('mapped', fw, 1)).toMatchObject({ allowed: false, remaining: 0 })
     } finally {
       await mapped.close()
+    }
+  })
+})
+
+describe('node-redis cluster routing of a key whose first tag is empty', () => {
+  // A Cluster of this test's own, so INFO errorstats counts only the MOVED replies it causes.
+  let own: RedisCluster | undefined
+  afterAll(async () => {
+    await own?.stop()
+  })
+
+  /** MOVED error replies so far, summed over the masters. */
+  async function movedReplies(ports: readonly number[]): Promise<number> {
+    let moved = 0
+    for (const port of ports) {
+      const node = new Redis(port, '127.0.0.1')
+      const info = await node.info('errorstats')
+      node.disconnect()
+      moved += Number(/^errorstat_MOVED:count=(\d+)/m.exec(info)?.[1] ?? 0)
+    }
+    return moved
+  }
+
+  it('sends each such key straight to the master of its slot: not one MOVED', async () => {
+    own = await startRedisCluster()
+    const cluster = await connectCluster(own.ports, 'node-redis')
+    try {
+      const adapter = adaptClient(cluster.client)
+      const write = luaScript('write', "return redis.call('SET', KEYS[1], ARGV[1])")
+      // node-redis would hash these as the text up to the second '}'; Redis hashes them whole.
+      // The '{' first, second and later: each position the check looks at.
+      const keys = Array.from(
+        { length: 40 },
+        (_, i) => [`{}route-${i}}:x`, `x{}route-${i}}:x`, `abc{}route-${i}}`][i % 3]!,
+      )
+      const before = await movedReplies(own.ports)
+      for (const key of keys) {
+        expect(await adapter.runScript(write, [key], ['1'])).toBe('OK')
+      }
+      expect(await adapter.del(keys)).toBe(keys.length)
+      expect(await movedReplies(own.ports)).toBe(before)
+    } finally {
+      await cluster.quit()
     }
   })
 })
