@@ -8,6 +8,7 @@ export default strykerConfig('core', [
   'packages/core/test/**/*.test.ts',
   'test/conformance.test.ts',
   'test/cross-check/*.test.ts',
+  'test/mutants/core-*.test.ts',
   'test/mutants/fail-policy-options.test.ts',
   'test/mutants/limiter-fail-policy.test.ts',
   'test/mutants/deny-cache-redis.test.ts',
