@@ -3,7 +3,7 @@
  * `node stryker/merge-incremental.mjs <out.json> <chunk.json> ...`: joins the incremental files of
  * runs over parts of one package (`--mutate <file> --incrementalFile <chunk>`) into one, so that
  * `pnpm mutation <package>` reuses all of them. Test ids are per run: each chunk's ids are mapped
- * to the merged file's by test file and name.
+ * to the merged file's by test file and name. Chunks of one source file (line ranges) are joined too.
  */
 import { readFileSync, writeFileSync } from 'node:fs'
 
@@ -34,14 +34,23 @@ for (const chunk of chunks) {
   }
   const map = (ids) => ids?.map((id) => remap.get(id) ?? id)
   for (const [file, result] of Object.entries(report.files)) {
-    merged.files[file] = {
-      ...result,
-      mutants: result.mutants.map((m) => ({
-        ...m,
-        ...(m.coveredBy ? { coveredBy: map(m.coveredBy) } : {}),
-        ...(m.killedBy ? { killedBy: map(m.killedBy) } : {}),
-      })),
+    const mutants = result.mutants.map((m) => ({
+      ...m,
+      ...(m.coveredBy ? { coveredBy: map(m.coveredBy) } : {}),
+      ...(m.killedBy ? { killedBy: map(m.killedBy) } : {}),
+    }))
+    // Chunks of one file (`--mutate file:1-400`, `file:401-800`) add up; a mutant measured by two
+    // chunks keeps the later chunk's result (same place, mutator and replacement).
+    const earlier = merged.files[file]
+    if (earlier === undefined || earlier.source !== result.source) {
+      merged.files[file] = { ...result, mutants }
+      continue
     }
+    const where = (m) =>
+      `${m.location.start.line}:${m.location.start.column}:${m.location.end.line}:${m.location.end.column}:${m.mutatorName}:${m.replacement}`
+    const byPlace = new Map(earlier.mutants.map((m) => [where(m), m]))
+    for (const m of mutants) byPlace.set(where(m), m)
+    earlier.mutants = [...byPlace.values()]
   }
 }
 writeFileSync(out, `${JSON.stringify(merged)}\n`)
