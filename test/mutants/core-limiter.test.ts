@@ -389,12 +389,14 @@ describe('what a store returns', () => {
   it('a thenable function counts as a promise, and a then() that throws as a rejection', async () => {
     const decision = { allowed: true, limit: 10, remaining: 7, resetMs: 5, retryAfterMs: 0 }
     const thenableFn = Object.assign(() => {}, {
+      // biome-ignore lint/suspicious/noThenProperty: a thenable function is what this test sends
       then: (ok: (d: Decision) => void) => ok(decision),
     })
     const boom = new Error('then boom')
     const { limiter, errors } = failing({
       decide: () => thenableFn,
       peek: () => ({
+        // biome-ignore lint/suspicious/noThenProperty: a thenable whose then() throws
         then: () => {
           throw boom
         },
