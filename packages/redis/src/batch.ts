@@ -10,33 +10,62 @@ export type RunScript = (
 
 /**
  * Turns an op's part of a script's reply into its answer: `width` elements of `reply` from `at`
- * (one for every op but a compound's decision or peek, which has one per member).
+ * (one for every op but a compound's decision or peek, which has one per member). `context` is
+ * what the op was submitted with (a limit, a compound's members), so no closure is made per op.
  */
-export type Decode<T> = (reply: readonly unknown[], at: number) => T
-
-/** One op of a batch: its KEYS and ARGV, and what to do with its own elements of the reply. */
-interface Op {
-  readonly keys: readonly string[]
-  readonly args: ReadonlyArray<string | number>
-  readonly short: ShortForm | undefined
-  readonly width: number
-  settle(reply: readonly unknown[], at: number): void
-  fail(error: unknown): void
-}
+export type Decode<T, C> = (reply: readonly unknown[], at: number, context: C) => T
 
 /**
- * An op's short form (include/ops.lua): its own few arguments, sent instead of `args` when the
- * op before it in the same call has the same `shared` part (an identity: one limiter's now, n
- * and params), which the script then reuses.
+ * The two forms of an op's ARGV (include/ops.lua), built once per limiter, op code and block
+ * duration, so the op itself only carries its cost:
+ * - long: `longCode`, cost, then `shared` (now, n and the params);
+ * - short: `code`, cost, sent instead when the op before it in the same call has the same
+ *   `shared` (the same array: one limiter's), which the script then reuses.
  */
-export interface ShortForm {
-  readonly args: ReadonlyArray<string | number>
-  readonly shared: object
+export interface OpForm {
+  readonly code: string
+  readonly longCode: string
+  readonly shared: readonly string[]
+}
+
+/** One op of a batch: its KEYS, its ARGV (or form and cost), and how to settle its caller. */
+class Op<T, C> {
+  resolve!: (value: T) => void
+  reject!: (error: unknown) => void
+
+  constructor(
+    readonly keys: readonly string[],
+    /** The whole ARGV of an op that has no form (an injected clock's now, a lease); else undefined. */
+    readonly args: ReadonlyArray<string | number> | undefined,
+    readonly form: OpForm | undefined,
+    readonly cost: string,
+    readonly width: number,
+    readonly decode: Decode<T, C>,
+    readonly context: C,
+  ) {}
+
+  settle(reply: readonly unknown[], at: number): void {
+    try {
+      this.resolve(this.decode(reply, at, this.context))
+    } catch (error) {
+      this.reject(error)
+    }
+  }
+
+  /** The long form of its ARGV, for an op sent first in its call, or alone. */
+  longArgs(): ReadonlyArray<string | number> {
+    if (this.args !== undefined) return this.args
+    const form = this.form!
+    const args: string[] = [form.longCode, this.cost]
+    for (const arg of form.shared) args.push(arg)
+    return args
+  }
 }
 
 interface Group {
   readonly script: RedisScript
-  readonly ops: Op[]
+  // biome-ignore lint/suspicious/noExplicitAny: ops of one group settle different answer types
+  readonly ops: Op<any, any>[]
 }
 
 /**
@@ -71,46 +100,37 @@ export class Batcher {
   }
 
   /**
-   * Queues (or, unbatched, sends) one op; `decode` turns its `width` elements of the reply into
-   * the answer.
+   * Queues (or, unbatched, sends) one op: its ARGV is `args`, or, when `args` is undefined,
+   * `form` with `cost`; `decode` turns its `width` elements of the reply into the answer.
    */
-  submit<T>(
+  submit<T, C>(
     script: RedisScript,
     keys: readonly string[],
-    args: ReadonlyArray<string | number>,
-    short: ShortForm | undefined,
-    decode: Decode<T>,
+    args: ReadonlyArray<string | number> | undefined,
+    form: OpForm | undefined,
+    cost: string,
+    decode: Decode<T, C>,
+    context: C,
     width = 1,
   ): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const op: Op = {
-        keys,
-        args,
-        short,
-        width,
-        settle(reply, at) {
-          try {
-            resolve(decode(reply, at))
-          } catch (error) {
-            reject(error)
-          }
-        },
-        fail: reject,
-      }
-      if (!this.#enabled) {
-        this.#send(script, [op])
-        return
-      }
-      const id =
-        this.#slotOf === undefined ? script.name : `${script.name}@${this.#slotOf(keys[0]!)}`
-      const group = this.#groups.get(id)
-      if (group === undefined) this.#groups.set(id, { script, ops: [op] })
-      else group.ops.push(op)
-      if (!this.#scheduled) {
-        this.#scheduled = true
-        setImmediate(this.#flushTurn)
-      }
+    const op = new Op<T, C>(keys, args, form, cost, width, decode, context)
+    const promise = new Promise<T>((resolve, reject) => {
+      op.resolve = resolve
+      op.reject = reject
     })
+    if (!this.#enabled) {
+      this.#send(script, [op])
+      return promise
+    }
+    const id = this.#slotOf === undefined ? script.name : `${script.name}@${this.#slotOf(keys[0]!)}`
+    const group = this.#groups.get(id)
+    if (group === undefined) this.#groups.set(id, { script, ops: [op] })
+    else group.ops.push(op)
+    if (!this.#scheduled) {
+      this.#scheduled = true
+      setImmediate(this.#flushTurn)
+    }
+    return promise
   }
 
   readonly #flushTurn = (): void => {
@@ -136,27 +156,32 @@ export class Batcher {
     }
   }
 
-  #send(script: RedisScript, ops: readonly Op[]): void {
+  // biome-ignore lint/suspicious/noExplicitAny: see Group
+  #send(script: RedisScript, ops: readonly Op<any, any>[]): void {
     let keys: readonly string[]
     let args: ReadonlyArray<string | number>
     let width = 0
     if (ops.length === 1) {
       keys = ops[0]!.keys
-      args = ops[0]!.args
+      args = ops[0]!.longArgs()
       width = ops[0]!.width
     } else {
       const k: string[] = []
       const a: Array<string | number> = []
-      let shared: object | undefined
+      let shared: readonly string[] | undefined
       for (const op of ops) {
         width += op.width
         for (const key of op.keys) k.push(key)
-        const short = op.short
-        if (short !== undefined && short.shared === shared) {
-          for (const arg of short.args) a.push(arg)
-        } else {
+        const form = op.form
+        if (op.args !== undefined) {
           for (const arg of op.args) a.push(arg)
-          shared = short?.shared
+          shared = undefined
+        } else if (form!.shared === shared) {
+          a.push(form!.code, op.cost)
+        } else {
+          a.push(form!.longCode, op.cost)
+          for (const arg of form!.shared) a.push(arg)
+          shared = form!.shared
         }
       }
       keys = k
@@ -166,7 +191,7 @@ export class Batcher {
     try {
       reply = this.#run(script, keys, args)
     } catch (error) {
-      for (const op of ops) op.fail(error)
+      for (const op of ops) op.reject(error)
       return
     }
     reply.then(
@@ -176,7 +201,7 @@ export class Batcher {
             'ERR_TOLLGATE_STORE_REPLY',
             `tollgate: RedisStore expected ${width} replies from its script, got ${describeValue(value)}`,
           )
-          for (const op of ops) op.fail(error)
+          for (const op of ops) op.reject(error)
           return
         }
         let at = 0
@@ -188,7 +213,7 @@ export class Batcher {
       (error: unknown) => {
         // The batch failed as a whole (connection lost, timeout, script error): every caller
         // gets the error, so the limiter's fail policy answers each one.
-        for (const op of ops) op.fail(error)
+        for (const op of ops) op.reject(error)
       },
     )
   }

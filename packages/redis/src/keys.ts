@@ -27,7 +27,18 @@ export const KEY_SUFFIX = {
  * // 'tollgate:{fixedWindow:100:60000:1.2.3.4}:fw'
  */
 export function stateKey(prefix: string, key: string, kind: StateKind): string {
-  return `${prefix}{${tag(key)}}${KEY_SUFFIX[kind]}`
+  return keyHead(prefix, key) + KEY_SUFFIX[kind]
+}
+
+/**
+ * What every key derived from `key` starts with: `<prefix>{<key>}` (the hash tag). The store
+ * builds it once per op and appends each key's suffix.
+ *
+ * @example
+ * keyHead('tollgate:', 'k') // 'tollgate:{k}'
+ */
+export function keyHead(prefix: string, key: string): string {
+  return `${prefix}{${tag(key)}}`
 }
 
 /**
@@ -55,7 +66,7 @@ export function memberKey(
   position: number,
   kind: RateAlgorithmKind,
 ): string {
-  return `${prefix}{${tag(key)}}:c${position}${KEY_SUFFIX[kind]}`
+  return `${keyHead(prefix, key)}:c${position}${KEY_SUFFIX[kind]}`
 }
 
 /**
@@ -67,7 +78,7 @@ export function memberKey(
  * blockKey('tollgate:', 'k', 'slidingLog') // 'tollgate:{k}:sl:block'
  */
 export function blockKey(prefix: string, key: string, kind: StateKind): string {
-  return `${prefix}{${tag(key)}}${KEY_SUFFIX[kind]}:block`
+  return `${keyHead(prefix, key)}${KEY_SUFFIX[kind]}:block`
 }
 
 /**

@@ -24,7 +24,7 @@ import {
   rejectUnknownOptions,
   requireObject,
 } from '@tollgate/core/http'
-import { Batcher, type ShortForm } from './batch.js'
+import { Batcher, type Decode, type OpForm } from './batch.js'
 import {
   adaptClient,
   type LuaScript,
@@ -32,7 +32,7 @@ import {
   type RedisClient,
   type RedisClientAdapter,
 } from './client.js'
-import { blockKey, memberKey, prefixHasEmptyTag, stateKey } from './keys.js'
+import { KEY_SUFFIX, keyHead, prefixHasEmptyTag } from './keys.js'
 import compoundLua from './scripts/compound.lua'
 import concurrencyLua from './scripts/concurrency.lua'
 import fixedWindowLua from './scripts/fixed-window.lua'
@@ -225,16 +225,50 @@ function sharedPart(algorithm: RateAlgorithm | Compound, now: number | '', n: nu
 
 const ignore = (): void => {}
 
-/** A script call under construction: which script, its KEYS, its ARGV (and short form). */
-interface Call {
-  script: LuaScript
-  keys: string[]
-  args: Array<string | number>
-  short: ShortForm | undefined
+/** A rate op's answer: its one reply element as a Decision under `limit`. */
+const decodeRate: Decode<Decision, number> = (reply, at, limit) => toDecision(reply[at], limit)
+
+/** A compound op's answer: its m reply elements, one per member. */
+const decodeCompound: Decode<Decision, readonly RateAlgorithm[]> = toCompoundDecision
+
+/** A concurrency decide's answer: an admission carries the lease the op was sent with. */
+const decodeLease: Decode<Decision, { readonly limit: number; readonly lease: string }> = (
+  reply,
+  at,
+  { limit, lease },
+) => {
+  const decision = toDecision(reply[at], limit)
+  return decision.allowed ? Object.assign(decision, { lease }) : decision
 }
 
-/** The long-form op codes of include/ops.lua (upper case). */
-const LONG_CODE: Record<string, string> = { d: 'D', p: 'P', r: 'R', b: 'B', l: 'L' }
+/** The op codes, short form (lower case) and long form (upper case), of include/ops.lua. */
+type OpCode = 'd' | 'p' | 'r' | 'b' | 'l'
+
+const LONG_CODE: Record<OpCode, string> = { d: 'D', p: 'P', r: 'R', b: 'B', l: 'L' }
+
+/** A member's state-key suffix by position and kind (`:c<position><suffix>`), built once. */
+const MEMBER_SUFFIXES: Array<Record<RateAlgorithmKind, string>> = []
+function memberSuffix(position: number, kind: RateAlgorithmKind): string {
+  let byKind = MEMBER_SUFFIXES[position]
+  if (byKind === undefined) {
+    byKind = {
+      fixedWindow: `:c${position}${KEY_SUFFIX.fixedWindow}`,
+      slidingWindow: `:c${position}${KEY_SUFFIX.slidingWindow}`,
+      slidingLog: `:c${position}${KEY_SUFFIX.slidingLog}`,
+      tokenBucket: `:c${position}${KEY_SUFFIX.tokenBucket}`,
+    }
+    MEMBER_SUFFIXES[position] = byKind
+  }
+  return byKind[kind]
+}
+const BLOCK_SUFFIX = {
+  fixedWindow: `${KEY_SUFFIX.fixedWindow}:block`,
+  slidingWindow: `${KEY_SUFFIX.slidingWindow}:block`,
+  slidingLog: `${KEY_SUFFIX.slidingLog}:block`,
+  tokenBucket: `${KEY_SUFFIX.tokenBucket}:block`,
+  concurrency: `${KEY_SUFFIX.concurrency}:block`,
+  compound: `${KEY_SUFFIX.compound}:block`,
+} as const
 
 /** A cost as the string ioredis and node-redis would make of it, without a String() per op. */
 function costArg(cost: number | ''): string {
@@ -265,7 +299,7 @@ export class RedisStore implements Store {
   readonly clock: Clock | undefined
   readonly #redis: RedisClientAdapter
   readonly #batcher: Batcher
-  readonly #heads = new WeakMap<RateAlgorithm | Compound, Map<number, readonly string[]>>()
+  readonly #forms = new WeakMap<RateAlgorithm | Compound, Map<number, Record<OpCode, OpForm>>>()
 
   constructor(options: RedisStoreOptions) {
     const o = requireObject('new RedisStore()', options)
@@ -340,9 +374,9 @@ export class RedisStore implements Store {
           'refund() is not for a concurrency algorithm; release its lease instead',
         )
       }
+      algorithm = assertAlgorithm(algorithm)
       validateCost(algorithm, cost)
-      const call = this.#call('r', key, algorithm, cost, 0, '')
-      return this.#batcher.submit(call.script, call.keys, call.args, call.short, ignore)
+      return this.#submit('r', key, algorithm, cost, 0, '', ignore, undefined, 1)
     } catch (error) {
       return Promise.reject(error)
     }
@@ -354,8 +388,9 @@ export class RedisStore implements Store {
    */
   block(key: string, algorithm: Algorithm, durationMs: number): Promise<void> {
     try {
-      const call = this.#call('b', key, algorithm, '', duration('durationMs', durationMs), '')
-      return this.#batcher.submit(call.script, call.keys, call.args, call.short, ignore)
+      algorithm = assertAlgorithm(algorithm)
+      const n = duration('durationMs', durationMs)
+      return this.#submit('b', key, algorithm, '', n, '', ignore, undefined, 1)
     } catch (error) {
       return Promise.reject(error)
     }
@@ -372,8 +407,7 @@ export class RedisStore implements Store {
       if (typeof lease !== 'string' || lease === '') {
         throw new TollgateTypeError(`lease must be a non-empty string, got ${describeValue(lease)}`)
       }
-      const call = this.#call('l', key, algorithm, '', 0, lease)
-      return this.#batcher.submit(call.script, call.keys, call.args, call.short, ignore)
+      return this.#submit('l', key, assertAlgorithm(algorithm), '', 0, lease, ignore, undefined, 1)
     } catch (error) {
       return Promise.reject(error)
     }
@@ -384,7 +418,7 @@ export class RedisStore implements Store {
    * keeps. Operations still queued in this turn are sent first, so they stay before it.
    */
   async reset(key: string, algorithm: Algorithm): Promise<void> {
-    const keys = this.#call('r', key, algorithm, 1, 0, '').keys
+    const keys = this.#keys(key, assertAlgorithm(algorithm))
     this.#batcher.flush()
     await this.#redis.del(keys)
   }
@@ -404,123 +438,122 @@ export class RedisStore implements Store {
     // A factory value passes by one WeakSet lookup; a hand-made object is checked field by field.
     algorithm = assertAlgorithm(algorithm)
     validateCost(algorithm, cost)
-    if (algorithm.kind === 'compound') {
-      const { members } = algorithm
-      const call = this.#call(code, key, algorithm, cost, n, '')
-      return this.#batcher.submit(
-        call.script,
-        call.keys,
-        call.args,
-        call.short,
-        (reply, at) => toCompoundDecision(reply, at, members),
-        members.length,
-      )
+    switch (algorithm.kind) {
+      case 'compound': {
+        const { members } = algorithm
+        return this.#submit(
+          code,
+          key,
+          algorithm,
+          cost,
+          n,
+          '',
+          decodeCompound,
+          members,
+          members.length,
+        )
+      }
+      case 'concurrency':
+        if (code === 'd') {
+          const lease = `${cost}:${LEASE_PREFIX}${(leaseCounter++).toString(36)}`
+          const context = { limit: algorithm.limit, lease }
+          return this.#submit(code, key, algorithm, cost, n, lease, decodeLease, context, 1)
+        }
+        return this.#submit(code, key, algorithm, cost, n, '', decodeRate, algorithm.limit, 1)
+      default:
+        return this.#submit(
+          code,
+          key,
+          algorithm,
+          cost,
+          n,
+          '',
+          decodeRate,
+          algorithmLimit(algorithm),
+          1,
+        )
     }
-    const limit = algorithmLimit(algorithm)
-    if (algorithm.kind === 'concurrency' && code === 'd') {
-      const lease = `${cost}:${LEASE_PREFIX}${(leaseCounter++).toString(36)}`
-      const call = this.#call(code, key, algorithm, cost, n, lease)
-      return this.#batcher.submit(call.script, call.keys, call.args, call.short, (reply, at) => {
-        const decision = toDecision(reply[at], limit)
-        return decision.allowed ? Object.assign(decision, { lease }) : decision
-      })
-    }
-    const call = this.#call(code, key, algorithm, cost, n, '')
-    return this.#batcher.submit(call.script, call.keys, call.args, call.short, (reply, at) =>
-      toDecision(reply[at], limit),
-    )
   }
 
   /**
-   * The shared part of a rate op on the server's clock (now, n, params as strings), one array
-   * per algorithm value and n: ops of one limiter in one turn share it, so a batch sends their
-   * short form (include/ops.lua) and nothing is turned into a string per op.
+   * The ARGV forms of a rate or compound op on the server's clock (include/ops.lua), one set per
+   * algorithm value, block duration n and op code: ops of one limiter in one turn share them, so
+   * a batch sends their short form and an op carries nothing but its keys and cost.
    */
-  #shared(algorithm: RateAlgorithm | Compound, n: number): readonly string[] {
-    let byN = this.#heads.get(algorithm)
+  #form(algorithm: RateAlgorithm | Compound, n: number, code: OpCode): OpForm {
+    let byN = this.#forms.get(algorithm)
     if (byN === undefined) {
       byN = new Map()
-      this.#heads.set(algorithm, byN)
+      this.#forms.set(algorithm, byN)
     }
-    let shared = byN.get(n)
-    if (shared === undefined) {
-      shared = sharedPart(algorithm, '', n)
+    let forms = byN.get(n)
+    if (forms === undefined) {
+      const shared = sharedPart(algorithm, '', n)
+      const form = (c: OpCode): OpForm => ({ code: c, longCode: LONG_CODE[c], shared })
+      forms = { d: form('d'), p: form('p'), r: form('r'), b: form('b'), l: form('l') }
       // A few block durations per limiter at most; a caller varying it per request stays bounded.
-      if (byN.size < 16) byN.set(n, shared)
+      if (byN.size < 16) byN.set(n, forms)
     }
-    return shared
+    return forms[code]
   }
 
-  /** The KEYS and ARGV of one op (see the comment block that opens each script). */
-  #call(
-    code: string,
+  /** Every Redis key an op on `key` under `algorithm` names, in the order its script reads them. */
+  #keys(key: string, algorithm: Algorithm): string[] {
+    if (typeof key !== 'string' || key === '') {
+      throw new TollgateTypeError(`key must be a non-empty string, got ${describeValue(key)}`)
+    }
+    const head = keyHead(this.prefix, key)
+    if (algorithm.kind !== 'compound') {
+      return [head + KEY_SUFFIX[algorithm.kind], head + BLOCK_SUFFIX[algorithm.kind]]
+    }
+    const { members } = algorithm
+    const keys: string[] = []
+    for (let i = 0; i < members.length; i++) keys.push(head + memberSuffix(i, members[i]!.kind))
+    keys.push(head + BLOCK_SUFFIX.compound)
+    return keys
+  }
+
+  /**
+   * Queues one op (see the comment block that opens each script for its KEYS and ARGV): an op on
+   * the server's clock goes by its cached form and cost; one with an injected clock's now, and
+   * every concurrency op (each carries its own lease), by its whole ARGV.
+   */
+  #submit<T, C>(
+    code: OpCode,
     key: string,
     algorithm: Algorithm,
     cost: number | '',
     n: number,
     lease: string,
-  ): Call {
-    algorithm = assertAlgorithm(algorithm)
-    if (typeof key !== 'string' || key === '') {
-      throw new TollgateTypeError(`key must be a non-empty string, got ${describeValue(key)}`)
-    }
+    decode: Decode<T, C>,
+    context: C,
+    width: number,
+  ): Promise<T> {
+    const keys = this.#keys(key, algorithm)
     const now = this.#clock === undefined ? '' : readClock(this.#clock)
-    const prefix = this.prefix
-    switch (algorithm.kind) {
-      case 'fixedWindow':
-      case 'slidingWindow':
-      case 'slidingLog':
-      case 'tokenBucket': {
-        const c = costArg(cost)
-        const shared = now === '' ? this.#shared(algorithm, n) : sharedPart(algorithm, now, n)
-        const args: Array<string | number> = [LONG_CODE[code]!, c]
-        for (const arg of shared) args.push(arg)
-        return {
-          script: SCRIPTS[algorithm.kind],
-          keys: [stateKey(prefix, key, algorithm.kind), blockKey(prefix, key, algorithm.kind)],
-          args,
-          // An injected clock gives each op its own now: only the long form then.
-          short: now === '' ? { args: [code, c], shared } : undefined,
-        }
-      }
-      case 'concurrency':
-        // Each decide and release carries its own lease: always the long form.
-        return {
-          script: SCRIPTS.concurrency,
-          keys: [stateKey(prefix, key, 'concurrency'), blockKey(prefix, key, 'concurrency')],
-          args: [
-            LONG_CODE[code]!,
-            costArg(cost),
-            now,
-            n,
-            algorithm.limit,
-            algorithm.leaseMs,
-            lease,
-          ],
-          short: undefined,
-        }
-      case 'compound': {
-        const { members } = algorithm
-        const keys: string[] = []
-        for (let i = 0; i < members.length; i++) {
-          keys.push(memberKey(prefix, key, i, members[i]!.kind))
-        }
-        keys.push(blockKey(prefix, key, 'compound'))
-        // The same two forms as the one-algorithm scripts (include/compound-ops.lua).
-        const c = costArg(cost)
-        const shared = now === '' ? this.#shared(algorithm, n) : sharedPart(algorithm, now, n)
-        const args: Array<string | number> = [LONG_CODE[code]!, c]
-        for (const arg of shared) args.push(arg)
-        return {
-          script: SCRIPTS.compound,
-          keys,
-          args,
-          short: now === '' ? { args: [code, c], shared } : undefined,
-        }
-      }
-      default:
-        return assertNever(algorithm)
+    const c = costArg(cost)
+    if (algorithm.kind === 'concurrency') {
+      const args = [LONG_CODE[code], c, now, n, algorithm.limit, algorithm.leaseMs, lease]
+      return this.#batcher.submit(
+        SCRIPTS.concurrency,
+        keys,
+        args,
+        undefined,
+        c,
+        decode,
+        context,
+        width,
+      )
     }
+    const script = SCRIPTS[algorithm.kind]
+    if (now !== '') {
+      // An injected clock gives each op its own now: only the long form then.
+      const args: string[] = [LONG_CODE[code], c]
+      for (const arg of sharedPart(algorithm, now, n)) args.push(arg)
+      return this.#batcher.submit(script, keys, args, undefined, c, decode, context, width)
+    }
+    const form = this.#form(algorithm, n, code)
+    return this.#batcher.submit(script, keys, undefined, form, c, decode, context, width)
   }
 }
 
