@@ -163,18 +163,26 @@ function outcomeOf<Req>(
   decision: Decision,
 ): Outcome | Promise<Outcome> {
   if (!decision.allowed && config.onDenied !== undefined) callOnDenied(config, req, decision)
-  const entries: HeaderEntry[] = counted ?? []
-  const before = entries.length
+  // The first limiter of a request makes the list, sized to its entries (a growing [] reserves
+  // 17 slots); a later one appends to it.
+  let entries: HeaderEntry[]
+  const before = counted === undefined ? 0 : counted.length
   const parts = decision.parts
   const members = config.memberPolicies
   if (members !== undefined && parts !== undefined && decision.degraded !== true) {
     // A compound writes one member per part, as stacked limiters would (docs/headers.md).
+    entries = counted ?? new Array(parts.length)
     for (let i = 0; i < parts.length; i++) {
-      entries.push({ decision: parts[i]!, policy: members[i]!, key, owner: config })
+      entries[before + i] = { decision: parts[i]!, policy: members[i]!, key, owner: config }
     }
   } else {
     const policy = policyFor(config as HttpConfig<unknown, unknown, never>, decision)
-    entries.push({ decision, policy, key, owner: config })
+    const entry: HeaderEntry = { decision, policy, key, owner: config }
+    if (counted === undefined) entries = [entry]
+    else {
+      counted.push(entry)
+      entries = counted
+    }
   }
   const ticket = ticketOf(config, key, cost, decision)
   if (config.shadow) {
