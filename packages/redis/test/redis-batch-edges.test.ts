@@ -89,7 +89,9 @@ describe('Batcher replies', () => {
     const redis = adaptClient(client)
     const batcher = new Batcher((s, keys, args) => redis.runScript(s, keys, args), undefined, true)
     const script = luaScript(`edge_${++run}`, lua)
-    return Array.from({ length: n }, (_, i) => batcher.submit(script, [], [i], undefined, each))
+    return Array.from({ length: n }, (_, i) =>
+      batcher.submit(script, [], [i], undefined, '', each, undefined),
+    )
   }
 
   it('fails every op of a call whose script answers with more elements than ops', async () => {
@@ -126,7 +128,7 @@ describe('Batcher replies', () => {
       true,
     )
     const script = luaScript(`edge_${++run}`, 'return {}')
-    const ops = [1, 2].map((i) => batcher.submit(script, [], [i], undefined, each))
+    const ops = [1, 2].map((i) => batcher.submit(script, [], [i], undefined, '', each, undefined))
     for (const op of ops) await expect(op).rejects.toBe(boom)
   })
 })
