@@ -248,6 +248,48 @@ async function heapChild(name: string): Promise<void> {
   process.exit(0)
 }
 
+/**
+ * Child mode: one contender's decisions/s, 1 key and `manyKeys` keys, in a fresh process. Timed in
+ * one process, contenders ran on the heap every earlier one left: a store's sweep timer (tollgate's,
+ * express-rate-limit's) or a timer per key (rate-limiter-flexible's) keeps every store ever made
+ * alive, so each later run paid major GCs over millions of dead keys and the rates fell by up to
+ * half from the first round to the last, whatever the contender.
+ */
+async function rateChild(name: string, withExactness: boolean): Promise<void> {
+  const entry = MEMORY.find((m) => m.name === name)!
+  const factory = await entry.factory()
+  const d1 = await factory(1_000_000_000)
+  await rate(d1, 1, Math.min(0.3, settings.seconds))
+  const oneKey = await rate(d1, 1, settings.seconds)
+  const dn = await factory(1_000_000_000)
+  for (let i = 0; i < settings.manyKeys; i++) await dn(keyOf(i)) // every key exists before the measurement
+  const manyKeys = await rate(dn, settings.manyKeys, settings.seconds)
+  const exact = withExactness ? await exactness(factory, settings.manyKeys) : undefined
+  process.send?.({ oneKey, manyKeys, exact })
+  process.exit(0)
+}
+
+interface RateRun {
+  oneKey: number
+  manyKeys: number
+  exact: string | undefined
+}
+
+/** `rateChild` in a fresh process; `withExactness` adds the exactness check after the rates. */
+function rateInChild(name: string, withExactness: boolean): Promise<RateRun> {
+  return new Promise((resolve, reject) => {
+    const args = ['--rate', name, ...(withExactness ? ['--exact'] : [])]
+    const child = fork(fileURLToPath(import.meta.url), args, {
+      execArgv: ['--expose-gc', '--import', 'tsx'],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    })
+    child.once('message', (m: RateRun) => resolve(m))
+    child.once('exit', (code) =>
+      code ? reject(new Error(`rate child exited ${code}`)) : undefined,
+    )
+  })
+}
+
 function heapInChild(name: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const child = fork(fileURLToPath(import.meta.url), ['--heap', name], {
@@ -273,10 +315,10 @@ async function exactness(factory: Factory, keys: number): Promise<string> {
 }
 
 async function memoryBench(): Promise<MicroResults['memory']> {
-  const many = settings.manyKeys
   const rows = new Map<string, MicroResults['memory'][number]>()
   const oneKeyRates = new Map<string, number[]>()
   const manyKeyRates = new Map<string, number[]>()
+  const exactByName = new Map<string, string>()
   const factories = new Map<string, Factory>()
   for (const m of MEMORY) {
     try {
@@ -297,13 +339,11 @@ async function memoryBench(): Promise<MicroResults['memory']> {
   for (let round = 0; round < settings.rounds; round++) {
     const order = round % 2 ? [...runnable].reverse() : runnable
     for (const m of order) {
-      const factory = factories.get(m.name)!
-      const d1 = await factory(1_000_000_000)
-      await rate(d1, 1, Math.min(0.3, settings.seconds))
-      const r1 = await rate(d1, 1, settings.seconds)
-      const dn = await factory(1_000_000_000)
-      for (let i = 0; i < many; i++) await dn(keyOf(i)) // every key exists before the measurement
-      const rn = await rate(dn, many, settings.seconds)
+      // Each run in a fresh process (see rateChild): no contender pays for another's heap.
+      const run = await rateInChild(m.name, round === 0)
+      const r1 = run.oneKey
+      const rn = run.manyKeys
+      if (run.exact !== undefined) exactByName.set(m.name, run.exact)
       oneKeyRates.set(m.name, [...(oneKeyRates.get(m.name) ?? []), r1])
       manyKeyRates.set(m.name, [...(manyKeyRates.get(m.name) ?? []), rn])
       console.log(
@@ -313,7 +353,7 @@ async function memoryBench(): Promise<MicroResults['memory']> {
   }
   for (const m of runnable) {
     const heap = await heapInChild(m.name).catch(() => Number.NaN)
-    const exact = await exactness(factories.get(m.name)!, many)
+    const exact = exactByName.get(m.name) ?? 'not checked'
     console.log(
       `  ${m.name.padEnd(56)} heap ${Math.round(heap)} B/key (${settings.heapKeys.toLocaleString('en-US')} keys); ${settings.manyKeys.toLocaleString('en-US')} keys at limit 1: ${exact}`,
     )
@@ -637,8 +677,11 @@ async function main(): Promise<void> {
 }
 
 const heapIndex = process.argv.indexOf('--heap')
+const rateIndex = process.argv.indexOf('--rate')
 if (heapIndex >= 0) {
   await heapChild(process.argv[heapIndex + 1]!)
+} else if (rateIndex >= 0) {
+  await rateChild(process.argv[rateIndex + 1]!, process.argv.includes('--exact'))
 } else {
   await main()
 }
