@@ -52,12 +52,33 @@ class Op<T, C> {
     }
   }
 
-  /** The long form of its ARGV, for an op sent first in its call, or alone. */
-  longArgs(): ReadonlyArray<string | number> {
-    if (this.args !== undefined) return this.args
+  /**
+   * Appends its ARGV to a call's: the short form when the op before it in the call had the same
+   * `shared` (`previous`), else the long form or its whole ARGV. Returns what the next op compares
+   * with.
+   */
+  writeArgs(
+    into: Array<string | number>,
+    previous: readonly string[] | undefined,
+  ): readonly string[] | undefined {
+    if (this.args !== undefined) {
+      for (const arg of this.args) into.push(arg)
+      return undefined
+    }
     const form = this.form!
-    const args: string[] = [form.longCode, this.cost]
-    for (const arg of form.shared) args.push(arg)
+    if (form.shared === previous) {
+      into.push(form.code, this.cost)
+    } else {
+      into.push(form.longCode, this.cost)
+      for (const arg of form.shared) into.push(arg)
+    }
+    return form.shared
+  }
+
+  /** Its ARGV in the long form, for an op sent alone. */
+  longArgs(): Array<string | number> {
+    const args: Array<string | number> = []
+    this.writeArgs(args, undefined)
     return args
   }
 }
@@ -162,9 +183,10 @@ export class Batcher {
     let args: ReadonlyArray<string | number>
     let width = 0
     if (ops.length === 1) {
-      keys = ops[0]!.keys
-      args = ops[0]!.longArgs()
-      width = ops[0]!.width
+      const op = ops[0]!
+      keys = op.keys
+      args = op.args ?? op.longArgs()
+      width = op.width
     } else {
       const k: string[] = []
       const a: Array<string | number> = []
@@ -172,17 +194,7 @@ export class Batcher {
       for (const op of ops) {
         width += op.width
         for (const key of op.keys) k.push(key)
-        const form = op.form
-        if (op.args !== undefined) {
-          for (const arg of op.args) a.push(arg)
-          shared = undefined
-        } else if (form!.shared === shared) {
-          a.push(form!.code, op.cost)
-        } else {
-          a.push(form!.longCode, op.cost)
-          for (const arg of form!.shared) a.push(arg)
-          shared = form!.shared
-        }
+        shared = op.writeArgs(a, shared)
       }
       keys = k
       args = a

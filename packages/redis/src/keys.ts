@@ -66,7 +66,25 @@ export function memberKey(
   position: number,
   kind: RateAlgorithmKind,
 ): string {
-  return `${keyHead(prefix, key)}:c${position}${KEY_SUFFIX[kind]}`
+  return keyHead(prefix, key) + memberSuffix(position, kind)
+}
+
+/** A member's state-key suffix by position and kind, `:c<position><suffix>`, built once each. */
+const MEMBER_SUFFIXES: Array<Record<RateAlgorithmKind, string>> = []
+
+/** What follows the key head in a compound member's state key (see {@link memberKey}). */
+export function memberSuffix(position: number, kind: RateAlgorithmKind): string {
+  let byKind = MEMBER_SUFFIXES[position]
+  if (byKind === undefined) {
+    byKind = {
+      fixedWindow: `:c${position}${KEY_SUFFIX.fixedWindow}`,
+      slidingWindow: `:c${position}${KEY_SUFFIX.slidingWindow}`,
+      slidingLog: `:c${position}${KEY_SUFFIX.slidingLog}`,
+      tokenBucket: `:c${position}${KEY_SUFFIX.tokenBucket}`,
+    }
+    MEMBER_SUFFIXES[position] = byKind
+  }
+  return byKind[kind]
 }
 
 /**
@@ -78,8 +96,18 @@ export function memberKey(
  * blockKey('tollgate:', 'k', 'slidingLog') // 'tollgate:{k}:sl:block'
  */
 export function blockKey(prefix: string, key: string, kind: StateKind): string {
-  return `${keyHead(prefix, key)}${KEY_SUFFIX[kind]}:block`
+  return keyHead(prefix, key) + BLOCK_SUFFIX[kind]
 }
+
+/** What follows the key head in a block key (see {@link blockKey}). */
+export const BLOCK_SUFFIX = {
+  fixedWindow: `${KEY_SUFFIX.fixedWindow}:block`,
+  slidingWindow: `${KEY_SUFFIX.slidingWindow}:block`,
+  slidingLog: `${KEY_SUFFIX.slidingLog}:block`,
+  tokenBucket: `${KEY_SUFFIX.tokenBucket}:block`,
+  concurrency: `${KEY_SUFFIX.concurrency}:block`,
+  compound: `${KEY_SUFFIX.compound}:block`,
+} as const satisfies Record<StateKind, string>
 
 /**
  * Whether `prefix` leaves the hash tag to tollgate: a prefix holding an empty tag `{}` first

@@ -32,7 +32,7 @@ import {
   type RedisClient,
   type RedisClientAdapter,
 } from './client.js'
-import { KEY_SUFFIX, keyHead, prefixHasEmptyTag } from './keys.js'
+import { BLOCK_SUFFIX, KEY_SUFFIX, keyHead, memberSuffix, prefixHasEmptyTag } from './keys.js'
 import compoundLua from './scripts/compound.lua'
 import concurrencyLua from './scripts/concurrency.lua'
 import fixedWindowLua from './scripts/fixed-window.lua'
@@ -245,31 +245,10 @@ const decodeLease: Decode<Decision, { readonly limit: number; readonly lease: st
 /** The op codes, short form (lower case) and long form (upper case), of include/ops.lua. */
 type OpCode = 'd' | 'p' | 'r' | 'b' | 'l'
 
-const LONG_CODE: Record<OpCode, string> = { d: 'D', p: 'P', r: 'R', b: 'B', l: 'L' }
+/** The codes of rate and compound ops; a release (`l`) is concurrency's alone, always long. */
+type FormCode = Exclude<OpCode, 'l'>
 
-/** A member's state-key suffix by position and kind (`:c<position><suffix>`), built once. */
-const MEMBER_SUFFIXES: Array<Record<RateAlgorithmKind, string>> = []
-function memberSuffix(position: number, kind: RateAlgorithmKind): string {
-  let byKind = MEMBER_SUFFIXES[position]
-  if (byKind === undefined) {
-    byKind = {
-      fixedWindow: `:c${position}${KEY_SUFFIX.fixedWindow}`,
-      slidingWindow: `:c${position}${KEY_SUFFIX.slidingWindow}`,
-      slidingLog: `:c${position}${KEY_SUFFIX.slidingLog}`,
-      tokenBucket: `:c${position}${KEY_SUFFIX.tokenBucket}`,
-    }
-    MEMBER_SUFFIXES[position] = byKind
-  }
-  return byKind[kind]
-}
-const BLOCK_SUFFIX = {
-  fixedWindow: `${KEY_SUFFIX.fixedWindow}:block`,
-  slidingWindow: `${KEY_SUFFIX.slidingWindow}:block`,
-  slidingLog: `${KEY_SUFFIX.slidingLog}:block`,
-  tokenBucket: `${KEY_SUFFIX.tokenBucket}:block`,
-  concurrency: `${KEY_SUFFIX.concurrency}:block`,
-  compound: `${KEY_SUFFIX.compound}:block`,
-} as const
+const LONG_CODE: Record<OpCode, string> = { d: 'D', p: 'P', r: 'R', b: 'B', l: 'L' }
 
 /** A cost as the string ioredis and node-redis would make of it, without a String() per op. */
 function costArg(cost: number | ''): string {
@@ -300,7 +279,7 @@ export class RedisStore implements Store {
   readonly clock: Clock | undefined
   readonly #redis: RedisClientAdapter
   readonly #batcher: Batcher
-  readonly #forms = new WeakMap<RateAlgorithm | Compound, Map<number, Record<OpCode, OpForm>>>()
+  readonly #forms = new WeakMap<RateAlgorithm | Compound, Map<number, Record<FormCode, OpForm>>>()
 
   constructor(options: RedisStoreOptions) {
     const o = requireObject('new RedisStore()', options)
@@ -377,7 +356,7 @@ export class RedisStore implements Store {
       }
       algorithm = assertAlgorithm(algorithm)
       validateCost(algorithm, cost)
-      return this.#submit('r', key, algorithm, cost, 0, '', ignore, undefined, 1)
+      return this.#submit('r', key, algorithm, cost, 0, '', ignore, undefined)
     } catch (error) {
       return Promise.reject(error)
     }
@@ -391,7 +370,7 @@ export class RedisStore implements Store {
     try {
       algorithm = assertAlgorithm(algorithm)
       const n = duration('durationMs', durationMs)
-      return this.#submit('b', key, algorithm, '', n, '', ignore, undefined, 1)
+      return this.#submit('b', key, algorithm, '', n, '', ignore, undefined)
     } catch (error) {
       return Promise.reject(error)
     }
@@ -408,7 +387,7 @@ export class RedisStore implements Store {
       if (typeof lease !== 'string' || lease === '') {
         throw new TollgateTypeError(`lease must be a non-empty string, got ${describeValue(lease)}`)
       }
-      return this.#submit('l', key, assertAlgorithm(algorithm), '', 0, lease, ignore, undefined, 1)
+      return this.#submit('l', key, assertAlgorithm(algorithm), '', 0, lease, ignore, undefined)
     } catch (error) {
       return Promise.reject(error)
     }
@@ -440,27 +419,15 @@ export class RedisStore implements Store {
     algorithm = assertAlgorithm(algorithm)
     validateCost(algorithm, cost)
     switch (algorithm.kind) {
-      case 'compound': {
-        const { members } = algorithm
-        return this.#submit(
-          code,
-          key,
-          algorithm,
-          cost,
-          n,
-          '',
-          decodeCompound,
-          members,
-          members.length,
-        )
-      }
+      case 'compound':
+        return this.#submit(code, key, algorithm, cost, n, '', decodeCompound, algorithm.members)
       case 'concurrency':
         if (code === 'd') {
           const lease = `${cost}:${LEASE_PREFIX}${(leaseCounter++).toString(36)}`
           const context = { limit: algorithm.limit, lease }
-          return this.#submit(code, key, algorithm, cost, n, lease, decodeLease, context, 1)
+          return this.#submit(code, key, algorithm, cost, n, lease, decodeLease, context)
         }
-        return this.#submit(code, key, algorithm, cost, n, '', decodeRate, algorithm.limit, 1)
+        return this.#submit(code, key, algorithm, cost, n, '', decodeRate, algorithm.limit)
       default:
         return this.#submit(
           code,
@@ -471,7 +438,6 @@ export class RedisStore implements Store {
           '',
           decodeRate,
           algorithmLimit(algorithm),
-          1,
         )
     }
   }
@@ -481,7 +447,7 @@ export class RedisStore implements Store {
    * algorithm value, block duration n and op code: ops of one limiter in one turn share them, so
    * a batch sends their short form and an op carries nothing but its keys and cost.
    */
-  #form(algorithm: RateAlgorithm | Compound, n: number, code: OpCode): OpForm {
+  #form(algorithm: RateAlgorithm | Compound, n: number, code: FormCode): OpForm {
     let byN = this.#forms.get(algorithm)
     if (byN === undefined) {
       byN = new Map()
@@ -490,8 +456,8 @@ export class RedisStore implements Store {
     let forms = byN.get(n)
     if (forms === undefined) {
       const shared = sharedPart(algorithm, '', n)
-      const form = (c: OpCode): OpForm => ({ code: c, longCode: LONG_CODE[c], shared })
-      forms = { d: form('d'), p: form('p'), r: form('r'), b: form('b'), l: form('l') }
+      const form = (c: FormCode): OpForm => ({ code: c, longCode: LONG_CODE[c], shared })
+      forms = { d: form('d'), p: form('p'), r: form('r'), b: form('b') }
       // A few block durations per limiter at most; a caller varying it per request stays bounded.
       if (byN.size < 16) byN.set(n, forms)
     }
@@ -529,9 +495,11 @@ export class RedisStore implements Store {
     lease: string,
     decode: Decode<T, C>,
     context: C,
-    width: number,
   ): Promise<T> {
     const keys = this.#keys(key, algorithm)
+    // A compound's decide or peek answers with one reply element per member; every other op, one.
+    const width =
+      algorithm.kind === 'compound' && (code === 'd' || code === 'p') ? algorithm.members.length : 1
     const now = this.#clock === undefined ? '' : readClock(this.#clock)
     const c = costArg(cost)
     if (algorithm.kind === 'concurrency') {
@@ -554,7 +522,8 @@ export class RedisStore implements Store {
       for (const arg of sharedPart(algorithm, now, n)) args.push(arg)
       return this.#batcher.submit(script, keys, args, undefined, c, decode, context, width)
     }
-    const form = this.#form(algorithm, n, code)
+    // A release (`l`) is concurrency's, sent above.
+    const form = this.#form(algorithm, n, code as FormCode)
     return this.#batcher.submit(script, keys, undefined, form, c, decode, context, width)
   }
 }
