@@ -1,0 +1,326 @@
+/**
+ * MemoryStore (packages/core/src/memory-store.ts, lines 425-1386: decideSlow, peekNow, refund,
+ * block, release, reset, evaluate, commit, the compound path, and the slot bookkeeping) where the
+ * StrykerJS run of issue 15 item 4 (session 6) found it unchecked.
+ *
+ * The first suite holds MemoryStore to RedisStore on random sequences of every operation
+ * (decide with and without blockDurationMs and a per-request limit, peek, refund, block, release,
+ * reset) for every algorithm kind and compounds: the Lua scripts are the second implementation of
+ * docs/semantics.md (mutation-tested on their own by `pnpm mutation:lua`), so a MemoryStore that
+ * computes any number differently shows up as a difference at some step.
+ */
+import { randomUUID } from 'node:crypto'
+import {
+  type Algorithm,
+  algorithmLimit,
+  compound,
+  concurrency,
+  type Decision,
+  fixedWindow,
+  MemoryStore,
+  type RateAlgorithm,
+  type Store,
+  slidingLog,
+  slidingWindow,
+  tokenBucket,
+  withLimit,
+} from '@tollgate/core'
+import { RedisStore } from '@tollgate/redis'
+import fc from 'fast-check'
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
+import { connectClient, type TestClient } from '../support/clients.js'
+
+const filePrefix = `t-mut-memory-store-2-${randomUUID()}:`
+let client: TestClient
+let now = 0
+const clock = () => now
+
+beforeAll(async () => {
+  client = await connectClient(inject('redisUrl'))
+})
+
+afterAll(async () => {
+  await client.quit()
+})
+
+describe('MemoryStore and RedisStore agree on random sequences of every operation', () => {
+  const SEED = 20_261_201
+  // Redis expires keys on its own clock even when the store's clock is injected: every time,
+  // window, lease and block here is a multiple of U, and refillRate <= 5, so every TTL a script
+  // sets is >= U / 5 = 1 s, far more than the real time between two steps (as in
+  // test/conformance.test.ts). Multiples of U still land exactly on window ends and expiries.
+  const U = 5000
+  const windowed = fc.record({
+    limit: fc.integer({ min: 1, max: 8 }),
+    windowMs: fc.integer({ min: 1, max: 8 }).map((w) => w * U),
+  })
+  const bucket = fc.record({
+    capacity: fc.integer({ min: 1, max: 8 }),
+    refillRate: fc.integer({ min: 1, max: 5 }),
+    refillIntervalMs: fc.integer({ min: 1, max: 4 }).map((i) => i * U),
+  })
+  const rate: fc.Arbitrary<RateAlgorithm> = fc.oneof(
+    windowed.map(fixedWindow),
+    windowed.map(slidingWindow),
+    windowed.map(slidingLog),
+    bucket.map(tokenBucket),
+  )
+  const lease = fc.record({
+    limit: fc.integer({ min: 1, max: 8 }),
+    leaseMs: fc.integer({ min: 1, max: 8 }).map((m) => m * U),
+  })
+  const algorithms: Array<[string, fc.Arbitrary<Algorithm>]> = [
+    ['fixedWindow', windowed.map(fixedWindow)],
+    ['slidingWindow', windowed.map(slidingWindow)],
+    ['slidingLog', windowed.map(slidingLog)],
+    ['tokenBucket', bucket.map(tokenBucket)],
+    ['concurrency', lease.map(concurrency)],
+    ['a compound', fc.array(rate, { minLength: 2, maxLength: 3 }).map(compound)],
+  ]
+  const step = fc.record({
+    dt: fc.oneof(
+      { arbitrary: fc.constant(0), weight: 3 },
+      { arbitrary: fc.integer({ min: 1, max: 3 }), weight: 4 },
+      { arbitrary: fc.integer({ min: 4, max: 30 }), weight: 1 },
+    ),
+    key: fc.constantFrom('a', 'b'),
+    op: fc.oneof(
+      { arbitrary: fc.constant('decide' as const), weight: 8 },
+      { arbitrary: fc.constant('decideBlocking' as const), weight: 1 },
+      { arbitrary: fc.constant('decideLimit' as const), weight: 1 },
+      { arbitrary: fc.constant('peek' as const), weight: 2 },
+      { arbitrary: fc.constant('refund' as const), weight: 3 },
+      { arbitrary: fc.constant('block' as const), weight: 1 },
+      { arbitrary: fc.constant('release' as const), weight: 3 },
+      { arbitrary: fc.constant('reset' as const), weight: 1 },
+    ),
+    cost: fc.integer({ min: 1, max: 8 }),
+    n: fc.integer({ min: 1, max: 6 }),
+  })
+  const steps = fc.array(step, { minLength: 40, maxLength: 70 })
+  const start = fc.integer({ min: 320_000_000, max: 380_000_000 })
+  let run = 0
+
+  /** A lease is a store's own id: compared as "a lease", and kept to release it later. */
+  const shown = (d: Decision) => JSON.stringify(d.lease === undefined ? d : { ...d, lease: '*' })
+
+  it.each(algorithms)(
+    'gives equal decisions and leaves equal state after every step on %s (seeded)',
+    async (_kind, algorithmArb) => {
+      let denied = 0
+      let admitted = 0
+      let blocked = 0
+      await fc.assert(
+        fc.asyncProperty(algorithmArb, start, steps, async (algorithm, startUnits, sequence) => {
+          const isCompound = algorithm.kind === 'compound'
+          const isConcurrency = algorithm.kind === 'concurrency'
+          const limit = isCompound
+            ? Math.min(...algorithm.members.map(algorithmLimit))
+            : algorithmLimit(algorithm)
+          const memory = new MemoryStore({ clock })
+          const redis = new RedisStore({
+            client: client.client,
+            prefix: `${filePrefix}${run++}:`,
+            clock,
+          })
+          const leases: Array<{ key: string; memory: string; redis: string }> = []
+          now = startUnits * U
+          try {
+            for (const [index, s] of sequence.entries()) {
+              now += s.dt * U
+              const cost = 1 + ((s.cost - 1) % limit)
+              const at = `step ${index} (${s.op}, now ${now}, key ${s.key}, cost ${cost})`
+              const both = async (call: (store: Store) => Promise<Decision>): Promise<void> => {
+                const m = await call(memory)
+                const r = await call(redis)
+                if (shown(m) !== shown(r)) {
+                  throw new Error(`${at}: memory ${shown(m)} vs redis ${shown(r)}`)
+                }
+                if (m.allowed) admitted++
+                else denied++
+                if (!m.allowed && m.remaining === 0 && m.retryAfterMs > 0) blocked++
+                if (m.lease !== undefined && r.lease !== undefined) {
+                  leases.push({ key: s.key, memory: m.lease, redis: r.lease })
+                }
+              }
+              switch (s.op) {
+                case 'decide':
+                  await both((store) => store.decide(s.key, algorithm, cost))
+                  break
+                case 'decideBlocking':
+                  await both((store) =>
+                    store.decide(s.key, algorithm, cost, { blockDurationMs: s.n * U }),
+                  )
+                  break
+                case 'decideLimit': {
+                  const a = isCompound ? algorithm : withLimit(algorithm, s.n)
+                  await both((store) => store.decide(s.key, a, Math.min(cost, s.n)))
+                  break
+                }
+                case 'peek':
+                  await both((store) => store.peek(s.key, algorithm, cost))
+                  break
+                case 'refund':
+                  if (isConcurrency) break
+                  await memory.refund(s.key, algorithm, cost)
+                  await redis.refund(s.key, algorithm, cost)
+                  break
+                case 'block':
+                  await memory.block(s.key, algorithm, s.n * U)
+                  await redis.block(s.key, algorithm, s.n * U)
+                  break
+                case 'release': {
+                  if (!isConcurrency || leases.length === 0) break
+                  const held = leases[s.n % leases.length]!
+                  // A lease released twice, or on the other key: each a no-op in both stores.
+                  const key = s.cost === 1 ? (held.key === 'a' ? 'b' : 'a') : held.key
+                  await memory.release(key, algorithm, held.memory)
+                  await redis.release(key, algorithm, held.redis)
+                  break
+                }
+                case 'reset':
+                  await memory.reset(s.key, algorithm)
+                  await redis.reset(s.key, algorithm)
+                  break
+              }
+              // The state each store is left with, seen from both keys at the smallest cost
+              // and the request's own.
+              for (const key of ['a', 'b']) {
+                for (const c of [1, cost]) {
+                  const m = await memory.peek(key, algorithm, c)
+                  const r = await redis.peek(key, algorithm, c)
+                  if (shown(m) !== shown(r)) {
+                    throw new Error(
+                      `after ${at}, peek ${key} cost ${c}: memory ${shown(m)} vs redis ${shown(r)}`,
+                    )
+                  }
+                }
+              }
+            }
+          } finally {
+            await memory.close()
+          }
+        }),
+        { seed: SEED, numRuns: 12 },
+      )
+      // The sequences reach admissions, denials and blocked answers.
+      expect(admitted).toBeGreaterThan(50)
+      expect(denied).toBeGreaterThan(50)
+      expect(blocked).toBeGreaterThan(5)
+    },
+  )
+})
+
+const fw = fixedWindow({ limit: 1, windowMs: 60_000 })
+const T = 6_000_000
+
+async function rejected(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise
+  } catch (error) {
+    return (error as Error).message
+  }
+  throw new Error('did not reject')
+}
+
+describe('MemoryStore release, refund and the general path', () => {
+  it('release frees nothing for a lease of another store, a padded or altered id, or the bare prefix', async () => {
+    const algorithm = concurrency({ limit: 1, leaseMs: 60_000 })
+    const store = new MemoryStore({ clock: () => T })
+    const other = new MemoryStore({ clock: () => T })
+    const mine = (await store.decide('k', algorithm, 1)).lease!
+    const theirs = (await other.decide('k', algorithm, 1)).lease!
+    // Both are the first lease of their store: the same counter, a different random prefix.
+    expect(mine.endsWith('.0')).toBe(true)
+    expect(theirs.endsWith('.0')).toBe(true)
+    expect(theirs).not.toBe(mine)
+    const prefix = mine.slice(0, -1)
+    for (const lease of [theirs, `${prefix}00`, `${prefix}0 `, `${prefix}+0`, prefix, '']) {
+      await store.release('k', algorithm, lease)
+      expect(await store.peek('k', algorithm, 1)).toMatchObject({ allowed: false, remaining: 0 })
+    }
+    await store.release('k', algorithm, mine)
+    expect(await store.peek('k', algorithm, 1)).toMatchObject({ allowed: true, resetMs: 60_000 })
+  })
+
+  it('names the operation and the value in the TypeErrors of refund, release and a lease', async () => {
+    const store = new MemoryStore({ clock: () => T })
+    const c = concurrency({ limit: 1 })
+    expect(await rejected(store.refund('k', c, 1))).toBe(
+      'tollgate: refund is not for a concurrency algorithm: release the lease instead',
+    )
+    expect(await rejected(store.release('k', fw, 'x'))).toBe(
+      'tollgate: release is only for a concurrency algorithm, got fixedWindow',
+    )
+    expect(await rejected(store.release('k', c, 7 as unknown as string))).toBe(
+      'tollgate: lease must be a string, got 7',
+    )
+  })
+
+  it('peek, refund, block, release and reset reject a clock that is not integer milliseconds', async () => {
+    const store = new MemoryStore({ clock: () => 1.5 })
+    const message = 'tollgate: clock must return integer epoch milliseconds, got 1.5'
+    const c = concurrency({ limit: 1 })
+    expect(await rejected(store.peek('k', fw, 1))).toBe(message)
+    expect(await rejected(store.refund('k', fw, 1))).toBe(message)
+    expect(await rejected(store.block('k', fw, 1000))).toBe(message)
+    // release reads the clock only once it has found the lease's key.
+    let now = T
+    const held = new MemoryStore({ clock: () => now })
+    const lease = (await held.decide('k', c, 1)).lease!
+    now = 1.5
+    expect(await rejected(held.release('k', c, lease))).toBe(message)
+  })
+
+  it('a rate decision after an ended block carries no lease key', async () => {
+    let now = T
+    const store = new MemoryStore({ clock: () => now })
+    await store.block('k', fw, 1000)
+    now = T + 1000
+    const d = await store.decide('k', fw, 1)
+    expect(d).toEqual({ allowed: true, limit: 1, remaining: 0, resetMs: 59_000, retryAfterMs: 0 })
+    expect('lease' in d).toBe(false)
+  })
+
+  it('peek, refund, block, release and reset find the state of a long (hashed) key', async () => {
+    const long = 'k'.repeat(200)
+    const store = new MemoryStore({ clock: () => T })
+    const two = fixedWindow({ limit: 2, windowMs: 60_000 })
+    await store.decide(long, two, 2)
+    expect(await store.peek(long, two, 1)).toMatchObject({ allowed: false, remaining: 0 })
+    await store.refund(long, two, 1)
+    expect(await store.peek(long, two, 1)).toMatchObject({ allowed: true, remaining: 0 })
+    await store.block(long, two, 5000)
+    expect(await store.decide(long, two, 1)).toMatchObject({ allowed: false, retryAfterMs: 5000 })
+    await store.reset(long, two)
+    expect(await store.decide(long, two, 1)).toMatchObject({ allowed: true, remaining: 1 })
+    expect(store.size).toBe(1)
+    const c = concurrency({ limit: 1 })
+    const lease = (await store.decide(long, c, 1)).lease!
+    expect(await store.peek(long, c, 1)).toMatchObject({ allowed: false })
+    await store.release(long, c, lease)
+    expect(await store.peek(long, c, 1)).toMatchObject({ allowed: true, remaining: 0 })
+    expect(store.size).toBe(1)
+  })
+
+  it.each([
+    ['a concurrency denial', concurrency({ limit: 1 }), undefined],
+    ['a blocked answer', fw, 'blocked'],
+    ['a concurrency denial that sets a block', concurrency({ limit: 1 }), 'blockDurationMs'],
+  ] as Array<[string, Algorithm, string | undefined]>)(
+    '%s counts as a use, so the LRU key evicted when full is another',
+    async (_, algorithm, how) => {
+      const store = new MemoryStore({ maxKeys: 2, clock: () => T })
+      await store.decide('a', algorithm, 1)
+      await store.decide('b', algorithm, 1)
+      if (how === 'blocked') await store.block('a', algorithm, 1000)
+      const options = how === 'blockDurationMs' ? { blockDurationMs: 1000 } : undefined
+      expect((await store.decide('a', algorithm, 1, options)).allowed).toBe(false)
+      // Full: c evicts the least recently used key, b (a was used by its denial).
+      await store.decide('c', algorithm, 1)
+      expect(store.size).toBe(2)
+      expect((await store.decide('a', algorithm, 1)).allowed).toBe(false)
+      expect((await store.decide('b', algorithm, 1)).allowed).toBe(true)
+    },
+  )
+})
