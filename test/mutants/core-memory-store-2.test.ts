@@ -27,7 +27,7 @@ import {
 } from '@tollgate/core'
 import { RedisStore } from '@tollgate/redis'
 import fc from 'fast-check'
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest'
 import { connectClient, type TestClient } from '../support/clients.js'
 
 const filePrefix = `t-mut-memory-store-2-${randomUUID()}:`
@@ -323,4 +323,123 @@ describe('MemoryStore release, refund and the general path', () => {
       expect((await store.decide('b', algorithm, 1)).allowed).toBe(true)
     },
   )
+})
+
+describe('MemoryStore slots: what is freed, reclaimed and evicted', () => {
+  it('after a sweep at maxKeys it still reclaims the next key to expire before evicting a live one', async () => {
+    let now = T
+    const store = new MemoryStore({ maxKeys: 2, clock: () => now })
+    const second = fixedWindow({ limit: 1, windowMs: 1000 })
+    const tenSeconds = fixedWindow({ limit: 1, windowMs: 10_000 })
+    const long = fixedWindow({ limit: 1, windowMs: 100_000 })
+    await store.decide('a', second, 1) // ends at T + 1000
+    await store.decide('b', tenSeconds, 1) // ends at T + 10_000
+    now = T + 1000
+    // Full: the sweep reclaims a, and its lower bound becomes b's end.
+    await store.decide('c', long, 1) // ends at T + 100_000
+    expect(store.size).toBe(2)
+    // b is now the most recently used, c the least: only the sweep spares c.
+    expect((await store.decide('b', tenSeconds, 1)).allowed).toBe(false)
+    now = T + 10_000
+    await store.decide('d', second, 1)
+    expect(store.size).toBe(2)
+    expect((await store.decide('c', long, 1)).allowed).toBe(false)
+  })
+
+  it('a block ending first is what the store reclaims at maxKeys, before the LRU key', async () => {
+    let now = T
+    const store = new MemoryStore({ maxKeys: 2, clock: () => now })
+    const long = fixedWindow({ limit: 1, windowMs: 100_000 })
+    await store.decide('b', long, 1)
+    // a holds only a block (no state), ending at T + 1000; b is the least recently used.
+    await store.block('a', long, 1000)
+    now = T + 1000
+    await store.decide('c', long, 1)
+    expect(store.size).toBe(2)
+    expect((await store.decide('b', long, 1)).allowed).toBe(false)
+    expect((await store.decide('a', long, 1)).allowed).toBe(true)
+  })
+
+  it('the sweep timer reclaims expired keys every minute on the store clock', async () => {
+    vi.useFakeTimers({ now: T })
+    try {
+      let now = T
+      const store = new MemoryStore({ clock: () => now })
+      await store.decide('a', fixedWindow({ limit: 1, windowMs: 1000 }), 1)
+      await store.decide('b', fixedWindow({ limit: 1, windowMs: 1_000_000 }), 1)
+      await store.block('c', fw, 30_000)
+      expect(store.size).toBe(3)
+      now = T + 59_999
+      vi.advanceTimersByTime(59_999)
+      expect(store.size).toBe(3)
+      vi.advanceTimersByTime(1)
+      expect(store.size).toBe(1)
+      await store.close()
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+
+  it.each([
+    ['fixedWindow', fixedWindow({ limit: 3, windowMs: 60_000 })],
+    ['slidingWindow', slidingWindow({ limit: 3, windowMs: 60_000 })],
+    ['slidingLog', slidingLog({ limit: 3, windowMs: 60_000 })],
+    ['tokenBucket', tokenBucket({ capacity: 3, refillRate: 1, refillIntervalMs: 60_000 })],
+  ] as Array<[string, RateAlgorithm]>)(
+    '%s: a refund that gives back everything frees the slot, unless a block is live',
+    async (_, algorithm) => {
+      let now = T
+      const store = new MemoryStore({ clock: () => now })
+      await store.decide('k', algorithm, 1)
+      now = T + 1
+      await store.decide('k', algorithm, 2)
+      await store.refund('k', algorithm, 1)
+      expect(store.size).toBe(1)
+      await store.refund('k', algorithm, 2)
+      expect(store.size).toBe(0)
+      await store.decide('k', algorithm, 2)
+      await store.block('k', algorithm, 1000)
+      await store.refund('k', algorithm, 2)
+      expect(store.size).toBe(1)
+      expect(await store.peek('k', algorithm, 1)).toMatchObject({
+        allowed: false,
+        retryAfterMs: 1000,
+      })
+      now = T + 1001
+      expect(await store.decide('k', algorithm, 3)).toMatchObject({ allowed: true, remaining: 0 })
+    },
+  )
+
+  it('a compound takes one slot per member, reset and a full refund free them all', async () => {
+    const both = compound([
+      fixedWindow({ limit: 2, windowMs: 60_000 }),
+      slidingLog({ limit: 2, windowMs: 60_000 }),
+    ])
+    const store = new MemoryStore({ clock: () => T })
+    await store.decide('k', both, 1)
+    expect(store.size).toBe(2)
+    await store.refund('k', both, 1)
+    expect(store.size).toBe(0)
+    await store.block('k', both, 1000)
+    expect(store.size).toBe(2)
+    await store.reset('k', both)
+    expect(store.size).toBe(0)
+    expect(await store.decide('k', both, 2)).toMatchObject({ allowed: true, remaining: 0 })
+  })
+
+  it('a compound denial counts as a use of every member, so the LRU key evicted when full is another', async () => {
+    const both = compound([
+      fixedWindow({ limit: 1, windowMs: 60_000 }),
+      fixedWindow({ limit: 5, windowMs: 600_000 }),
+    ])
+    const store = new MemoryStore({ maxKeys: 4, clock: () => T })
+    await store.decide('a', both, 1)
+    await store.decide('b', both, 1)
+    expect((await store.decide('a', both, 1)).allowed).toBe(false)
+    // Full: c's two members evict the two least recently used slots, b's.
+    await store.decide('c', both, 1)
+    expect(store.size).toBe(4)
+    expect(await store.decide('a', both, 1)).toMatchObject({ allowed: false, remaining: 0 })
+    expect((await store.decide('b', both, 1)).allowed).toBe(true)
+  })
 })
