@@ -270,6 +270,21 @@ describe('MemoryStore release, refund and the general path', () => {
     const lease = (await held.decide('k', c, 1)).lease!
     now = 1.5
     expect(await rejected(held.release('k', c, lease))).toBe(message)
+    // A lease on a key the store holds nothing for is a no-op that needs no clock.
+    await expect(held.release('other', c, lease)).resolves.toBeUndefined()
+  })
+
+  it('releasing an expired lease, or on a key that holds only a block, is a no-op', async () => {
+    let now = T
+    const store = new MemoryStore({ clock: () => now })
+    const c = concurrency({ limit: 1, leaseMs: 1000 })
+    const lease = (await store.decide('k', c, 1)).lease!
+    await store.block('blocked', c, 5000)
+    await expect(store.release('blocked', c, lease)).resolves.toBeUndefined()
+    expect(await store.peek('blocked', c, 1)).toMatchObject({ allowed: false, retryAfterMs: 5000 })
+    now = T + 1000
+    await expect(store.release('k', c, lease)).resolves.toBeUndefined()
+    expect(await store.decide('k', c, 1)).toMatchObject({ allowed: true, resetMs: 1000 })
   })
 
   it('a rate decision after an ended block carries no lease key', async () => {
@@ -323,6 +338,74 @@ describe('MemoryStore release, refund and the general path', () => {
       expect((await store.decide('b', algorithm, 1)).allowed).toBe(true)
     },
   )
+})
+
+describe('MemoryStore state read by peek, a blocked key and compound members', () => {
+  it("a fixed window's count belongs to its window when the clock steps back: peek and a compound member", async () => {
+    let now = 61_000
+    const store = new MemoryStore({ clock: () => now })
+    const both = compound([fw, fixedWindow({ limit: 5, windowMs: 1_000_000 })])
+    expect((await store.decide('k', fw, 1)).allowed).toBe(true)
+    expect((await store.decide('k', both, 1)).allowed).toBe(true)
+    now = 59_000
+    expect(await store.peek('k', fw, 1)).toEqual({
+      allowed: true,
+      limit: 1,
+      remaining: 0,
+      resetMs: 1000,
+      retryAfterMs: 0,
+    })
+    expect(await store.decide('k', both, 1)).toMatchObject({ allowed: true, remaining: 0 })
+  })
+
+  it("a sliding window's state from a later window is neither current nor previous for peek when the clock steps back", async () => {
+    let now = 121_000
+    const sw = slidingWindow({ limit: 1, windowMs: 60_000 })
+    const store = new MemoryStore({ clock: () => now })
+    expect((await store.decide('k', sw, 1)).allowed).toBe(true)
+    now = 61_000
+    expect(await store.peek('k', sw, 1)).toEqual({
+      allowed: true,
+      limit: 1,
+      remaining: 0,
+      resetMs: 119_000,
+      retryAfterMs: 0,
+    })
+  })
+
+  it('a token bucket without state is full for peek, whatever another slot holds (clock near 0)', async () => {
+    let now = 0
+    const store = new MemoryStore({ clock: () => now })
+    // Slot 0: a count of 1 expiring at 1000, numbers a bucket must not read as its own.
+    await store.decide('first', fixedWindow({ limit: 5, windowMs: 1000 }), 1)
+    const bucket = tokenBucket({ capacity: 10, refillRate: 1, refillIntervalMs: 1000 })
+    now = 1
+    expect(await store.peek('k', bucket, 1)).toEqual({
+      allowed: true,
+      limit: 10,
+      remaining: 9,
+      resetMs: 1000,
+      retryAfterMs: 0,
+    })
+  })
+
+  it("a compound member with an empty sliding log shows resetMs 0 in a denied compound's parts", async () => {
+    let now = T
+    const store = new MemoryStore({ clock: () => now })
+    const log = slidingLog({ limit: 5, windowMs: 1000 })
+    const both = compound([fixedWindow({ limit: 1, windowMs: 60_000 }), log])
+    expect((await store.decide('k', both, 1)).allowed).toBe(true)
+    now = T + 1000
+    const d = await store.decide('k', both, 1)
+    expect(d.allowed).toBe(false)
+    expect(d.parts![1]).toEqual({
+      allowed: true,
+      limit: 5,
+      remaining: 5,
+      resetMs: 0,
+      retryAfterMs: 0,
+    })
+  })
 })
 
 describe('MemoryStore slots: what is freed, reclaimed and evicted', () => {
