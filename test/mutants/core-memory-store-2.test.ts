@@ -389,6 +389,34 @@ describe('MemoryStore state read by peek, a blocked key and compound members', (
     })
   })
 
+  it("a sliding log that stops mattering at this very ms is dropped before a blocked key's admission", async () => {
+    let now = T
+    const store = new MemoryStore({ clock: () => now })
+    const log = slidingLog({ limit: 3, windowMs: 1000 })
+    await store.decide('k', log, 1)
+    now = T + 1
+    // Two distinct milliseconds: the entries live in a list beside the slot.
+    await store.decide('k', log, 1)
+    await store.block('k', log, 500)
+    // The newest entry's t + W: the state is untouched again, and the ended block sends this
+    // decision down the general path.
+    now = T + 1001
+    expect(await store.decide('k', log, 1)).toEqual({
+      allowed: true,
+      limit: 3,
+      remaining: 2,
+      resetMs: 1000,
+      retryAfterMs: 0,
+    })
+    expect(await store.decide('k', log, 1)).toEqual({
+      allowed: true,
+      limit: 3,
+      remaining: 1,
+      resetMs: 1000,
+      retryAfterMs: 0,
+    })
+  })
+
   it("a compound member with an empty sliding log shows resetMs 0 in a denied compound's parts", async () => {
     let now = T
     const store = new MemoryStore({ clock: () => now })
