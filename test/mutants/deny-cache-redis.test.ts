@@ -4,7 +4,7 @@
  * and every claim of the core README's "Local deny cache" section fails here when it stops being
  * true (issue 15: X2 cost ignored, X7 store clock hidden, X8 unbounded).
  */
-import { createLimiter, type Decision, fixedWindow } from '@tollgate/core'
+import { createLimiter, type Decision, fixedWindow, slidingWindow } from '@tollgate/core'
 import { RedisStore } from '@tollgate/redis'
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
@@ -129,5 +129,69 @@ describe('deny cache on a real RedisStore', () => {
     expect(second).toEqual({ value: decision(false, 1, 0, 59_000, 59_000), calls: 0 })
     const oldest = await counted(() => limiter.limit('key-0'))
     expect(oldest).toEqual({ value: decision(false, 1, 0, 59_000, 59_000), calls: 1 })
+  })
+})
+
+describe('deny cache of compound limits on a real RedisStore', () => {
+  const perSecond = fixedWindow({ limit: 2, windowMs: 1_000 })
+  const perDay = fixedWindow({ limit: 1_000, windowMs: 86_400_000 })
+
+  /** The limiter under test and one on the same keys that never caches, as the witness. */
+  function pair(algorithm: Parameters<typeof createLimiter>[0]['algorithm']) {
+    const store = new RedisStore({ client, prefix: 'deny:', clock: () => now })
+    return {
+      limiter: createLimiter({ algorithm, store, prefix: 'c:' }),
+      truth: createLimiter({ algorithm, store, prefix: 'c:', denyCache: false }),
+    }
+  }
+
+  it('answers a repeated compound denial without a script call, every part aged exactly', async () => {
+    const { limiter, truth } = pair([perSecond, perDay])
+    await limiter.limit('k')
+    await limiter.limit('k')
+    const first = await counted(() => limiter.limit('k'))
+    expect(first.calls).toBe(1)
+    expect(first.value.allowed).toBe(false)
+    // The daily member would admit: it shows allowed, its unchanged count, no wait.
+    expect(first.value.parts?.map((p) => [p.allowed, p.retryAfterMs])).toEqual([
+      [false, 1_000],
+      [true, 0],
+    ])
+    now += 300
+    const cached = await counted(() => limiter.limit('k'))
+    expect(cached.calls).toBe(0)
+    // A denial consumes nothing, so asking Redis (peek: nothing stored) gives the same numbers.
+    expect(cached.value).toEqual(await truth.peek('k'))
+    expect(cached.value.retryAfterMs).toBe(700)
+  })
+
+  it('asks Redis again once the denying part’s wait is over (the compound admits then)', async () => {
+    const { limiter } = pair([perSecond, perDay])
+    await limiter.limit('k')
+    await limiter.limit('k')
+    await limiter.limit('k')
+    now += 1_000
+    const after = await counted(() => limiter.limit('k'))
+    expect(after.calls).toBe(1)
+    expect(after.value.allowed).toBe(true)
+    expect(after.value.parts?.[1]?.remaining).toBe(1_000 - 3)
+  })
+
+  it('asks Redis every time while a sliding member would admit (its remaining may grow any ms)', async () => {
+    const { limiter, truth } = pair([perSecond, slidingWindow({ limit: 1_000, windowMs: 60_000 })])
+    await limiter.limit('k')
+    await limiter.limit('k')
+    expect((await counted(() => limiter.limit('k'))).calls).toBe(1)
+    now += 300
+    const again = await counted(() => limiter.limit('k'))
+    expect(again.calls).toBe(1)
+    expect(again.value).toEqual(await truth.peek('k'))
+  })
+
+  it('asks Redis for a cost-2 compound denial each time (only cost 1 is cached)', async () => {
+    const { limiter } = pair([perSecond, perDay])
+    await limiter.limit('k')
+    expect((await counted(() => limiter.limit('k', { cost: 2 }))).value.allowed).toBe(false)
+    expect((await counted(() => limiter.limit('k', { cost: 2 }))).calls).toBe(1)
   })
 })

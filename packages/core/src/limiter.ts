@@ -526,6 +526,7 @@ class LimiterImpl implements Limiter {
     }
     if (hit.cost !== args.cost || hit.limit !== args.limit || now < hit.at) return undefined
     const d = hit.decision
+    if (args.algorithm.kind === 'compound') return agedCompound(d, d.parts!, now - hit.at)
     return {
       allowed: false,
       limit: d.limit,
@@ -704,12 +705,11 @@ class LimiterImpl implements Limiter {
         // cached denial was computed from.
         if (call.op === DECIDE) denied.delete(call.storeKey)
       } else if (
-        decision.retryAfterMs > 0 &&
         call.blockDurationMs === 0 &&
-        exactWhileDenied(call.algorithm, call.cost, decision) &&
         !(this.mixedLimits && call.algorithm.kind === 'tokenBucket')
       ) {
-        this.remember(call, decision)
+        const life = exactFor(call.algorithm, call.cost, decision)
+        if (life > 0) this.remember(call, decision, life)
       }
     }
     if (call.op === DECIDE) this.report(call.key, decision, call.mode)
@@ -754,7 +754,8 @@ class LimiterImpl implements Limiter {
     this.arm()
   }
 
-  private remember(call: PendingCall, decision: Decision): void {
+  /** Keeps a denial for `life` ms from when it was sent (see {@link exactFor}). */
+  private remember(call: PendingCall, decision: Decision, life: number): void {
     const denied = this.denied!
     if (denied.size >= DENY_CACHE_MAX && !denied.has(call.storeKey)) {
       // A Map iterates in insertion order: the first entry is the oldest.
@@ -765,7 +766,7 @@ class LimiterImpl implements Limiter {
     }
     // Measured from when the request was sent, so local time never denies past the store's T.
     denied.set(call.storeKey, {
-      until: call.sentAt + decision.retryAfterMs,
+      until: call.sentAt + life,
       cost: call.cost,
       limit: call.limit,
       at: call.sentAt,
@@ -915,6 +916,68 @@ function replyProblem(value: unknown, algorithm: Algorithm, leased: boolean): st
 }
 
 /**
+ * How long (ms from when it was sent) a denial's numbers stay exact, aged by the clock alone (if
+ * nothing else arrives); 0: do not cache it. A single algorithm's denial is exact for its whole
+ * `retryAfterMs` when {@link exactWhileDenied} says so. A compound's denial (cost 1 only) is exact
+ * until the first of its parts changes: a denied part when its own `retryAfterMs` ends (it may
+ * admit then), a part that would admit when its numbers would move. Only a fixed window's do not
+ * move before `resetMs` (its count is constant inside the window, since the compound consumes
+ * nothing); a sliding or refilling part that would admit may gain `remaining` any millisecond, so
+ * such a denial is not cached.
+ */
+function exactFor(algorithm: Algorithm, cost: number, decision: Decision): number {
+  if (decision.retryAfterMs <= 0) return 0
+  if (algorithm.kind !== 'compound') {
+    return exactWhileDenied(algorithm, cost, decision) ? decision.retryAfterMs : 0
+  }
+  const parts = decision.parts
+  if (cost !== 1 || parts === undefined) return 0
+  let life = decision.retryAfterMs
+  for (let i = 0; i < parts.length; i++) {
+    const part = parts[i]!
+    const lasts = part.allowed
+      ? algorithm.members[i]!.kind === 'fixedWindow'
+        ? part.resetMs
+        : 0
+      : part.retryAfterMs
+    if (lasts < life) life = lasts
+  }
+  return life
+}
+
+/**
+ * A cached compound denial `elapsed` ms on: each part aged as a lone denial (or, for a part that
+ * would admit, a fixed window's constant count), and the compound's numbers derived from the parts
+ * again (docs/semantics.md, compound limits), in the stores' field order.
+ */
+function agedCompound(d: Decision, parts: readonly Decision[], elapsed: number): Decision {
+  const aged: Decision[] = new Array(parts.length)
+  let resetMs = 0
+  let retryAfterMs = 0
+  for (let i = 0; i < parts.length; i++) {
+    const p = parts[i]!
+    const part: Decision = {
+      allowed: p.allowed,
+      limit: p.limit,
+      remaining: p.remaining,
+      resetMs: Math.max(0, p.resetMs - elapsed),
+      retryAfterMs: p.allowed ? 0 : p.retryAfterMs - elapsed,
+    }
+    aged[i] = part
+    if (part.resetMs > resetMs) resetMs = part.resetMs
+    if (part.retryAfterMs > retryAfterMs) retryAfterMs = part.retryAfterMs
+  }
+  return {
+    allowed: false,
+    limit: d.limit,
+    remaining: d.remaining,
+    resetMs,
+    retryAfterMs,
+    parts: aged,
+  }
+}
+
+/**
  * Whether a denial's numbers stay exact while it lasts, aged by the clock alone (if nothing else
  * arrives): `remaining` constant, `resetMs` and `retryAfterMs` falling one per millisecond, whether
  * or not a block is behind it. A cost-1 denial leaves 0 admissible until it ends in every rate
@@ -922,7 +985,7 @@ function replyProblem(value: unknown, algorithm: Algorithm, leased: boolean): st
  * cost is exact too when `remaining > 0` (which a blocked answer never shows: a block that ends
  * before the window would change `remaining`). A larger cost on a sliding or refilling state
  * would see `remaining` grow before the denial ends. Concurrency denials end whenever another
- * process releases, and compounds mix these, so neither is cached.
+ * process releases, so they are not cached; compounds: {@link exactFor}.
  */
 function exactWhileDenied(algorithm: Algorithm, cost: number, decision: Decision): boolean {
   switch (algorithm.kind) {

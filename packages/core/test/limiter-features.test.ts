@@ -11,6 +11,7 @@ import {
   type DecisionEvent,
   fixedWindow,
   MemoryStore,
+  type RateAlgorithm,
   type Store,
   type StoreErrorEvent,
   slidingLog,
@@ -527,12 +528,32 @@ describe('deny cache never changes a number (issue 14 item 9)', () => {
 
   // [name, algorithm, per-request limits in the mix]. A token bucket's limiter stops caching once
   // it sends per-request limits (its reset can then drop early), so it also runs without them.
-  const algorithms: Array<[string, Algorithm, boolean]> = [
+  // Compounds take no per-request limit; their cost-1 denials are cached (limiter.ts, exactFor).
+  const algorithms: Array<[string, Algorithm | readonly RateAlgorithm[], boolean]> = [
     ['fixedWindow', fixedWindow({ limit: 6, windowMs: 1000 }), true],
     ['slidingWindow', slidingWindow({ limit: 6, windowMs: 1000 }), true],
     ['slidingLog', slidingLog({ limit: 6, windowMs: 1000 }), true],
     ['tokenBucket', tokenBucket({ capacity: 6, refillRate: 3 }), true],
     ['tokenBucket without per-request limits', tokenBucket({ capacity: 6, refillRate: 3 }), false],
+    [
+      'compound of two fixed windows',
+      [fixedWindow({ limit: 6, windowMs: 1000 }), fixedWindow({ limit: 9, windowMs: 3000 })],
+      false,
+    ],
+    [
+      'compound slidingWindow + fixedWindow',
+      [slidingWindow({ limit: 6, windowMs: 1000 }), fixedWindow({ limit: 8, windowMs: 2500 })],
+      false,
+    ],
+    [
+      'compound fixedWindow + tokenBucket + slidingLog',
+      [
+        fixedWindow({ limit: 7, windowMs: 700 }),
+        tokenBucket({ capacity: 6, refillRate: 3 }),
+        slidingLog({ limit: 8, windowMs: 1500 }),
+      ],
+      false,
+    ],
   ]
 
   const step = fc.record({
@@ -593,7 +614,12 @@ describe('deny cache never changes a number (issue 14 item 9)', () => {
         }
       }
       // The cache answered a good share of the calls, so the comparison is not vacuous.
-      if (perRequestLimits && algorithm.kind === 'tokenBucket') return
+      if (
+        perRequestLimits &&
+        !Array.isArray(algorithm) &&
+        (algorithm as Algorithm).kind === 'tokenBucket'
+      )
+        return
       expect(calls.decide + calls.peek).toBeLessThan(limits)
     },
     60_000,
