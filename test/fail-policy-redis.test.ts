@@ -168,6 +168,9 @@ describe('fail policy against a real Redis', () => {
     })
     try {
       expect((await untilHealthy(limiter, 'late')).degraded).toBeUndefined()
+      // A probe of untilHealthy that timed out on a loaded machine reported its error: count
+      // only the three below.
+      errors.length = 0
       fault.server.freeze()
       try {
         const answers = await Promise.all([1, 2, 3].map(() => limiter.limit('late')))
