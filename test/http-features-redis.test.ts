@@ -4,6 +4,7 @@
  * instance holds in the other, refunds and concurrency leases go back to Redis, and a compound
  * limit is decided all or nothing.
  */
+import { randomUUID } from 'node:crypto'
 import { concurrency, createLimiter, fixedWindow, slidingWindow } from '@tollgate/core'
 import { rateLimit } from '@tollgate/express'
 import { tollgate } from '@tollgate/fastify'
@@ -14,7 +15,9 @@ import { Redis } from 'ioredis'
 import request from 'supertest'
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest'
 
-const PREFIX = `http-features:${process.pid}:`
+// Unique per evaluation of this file: a test runner that reloads it in the same process (Stryker,
+// for each static mutant) restarts `run` at 0, and a lockout of an earlier load would still hold.
+const PREFIX = `http-features:${randomUUID()}:`
 let client: Redis
 let run = 0
 let now = 0

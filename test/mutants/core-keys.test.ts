@@ -72,6 +72,11 @@ describe('ipKey subnet argument', () => {
     expect(() => ipKey('::ffff:zz', 200)).toThrow(TollgateRangeError)
   })
 
+  it('keys IPv4 text first, before it looks at the IPv6 prefix length', () => {
+    expect(ipKey('10.0.0.1', 200)).toBe('10.0.0.1')
+    expect(ipKey('not-an-ip', 0.5)).toBe('not-an-ip')
+  })
+
   it('the prefix lengths 1 and 128 are accepted: the first bit, and the whole address', () => {
     expect(ipKey('ffff:db8::1', 1)).toBe('8000::/1')
     expect(ipKey('7fff:db8::1', 1)).toBe('::/1')
@@ -133,6 +138,37 @@ describe('ipKey IPv4-mapped addresses', () => {
     expect(ipKey('::ffff:1.2.3')).toBe('::ffff:1.2.3')
     expect(ipKey('::fffe:1.2.3.4', 128)).toBe('::fffe:102:304/128')
     expect(ipKey('1::ffff:1.2.3.4', 128)).toBe('1::ffff:102:304/128')
+  })
+
+  it.each([0, 1, 2, 3, 4])(
+    'an address with ffff in hextet 5 and a non-zero hextet %i is not mapped',
+    (k) => {
+      const h = ['0', '0', '0', '0', '0', 'ffff', '102', '304']
+      h[k] = '1'
+      const ip = h.join(':')
+      const whole = ipKey(ip, false)
+      expect(whole).not.toMatch(/\./)
+      expect(whole).toContain('ffff:102:304')
+      expect(ipKey(ip, 128)).toBe(`${whole}/128`)
+      expect(ipKey(ip)).not.toBe('1.2.3.4')
+    },
+  )
+
+  it('an address with 0 instead of ffff in hextet 5 is not mapped', () => {
+    expect(ipKey('::102:304', false)).toBe('::102:304')
+    expect(ipKey('0:0:0:0:0:fffe:102:304', false)).toBe('::fffe:102:304')
+    expect(ipKey('0:0:0:0:0:fffe:102:304', 128)).toBe('::fffe:102:304/128')
+  })
+
+  it('drops a zone id before reading a dotted IPv4 tail', () => {
+    expect(ipKey('::ffff:1.2.3.4%eth0')).toBe('1.2.3.4')
+    expect(ipKey('::ffff:1.2.3.4%eth0', false)).toBe('::ffff:1.2.3.4')
+    expect(ipKey('fe80::1.2.3.4%eth0', false)).toBe('fe80::102:304')
+  })
+
+  it('keys text whose tail from the 8th character is an IPv4 address as it is', () => {
+    expect(ipKey('1:2:3:41.2.3.4')).toBe('1:2:3:41.2.3.4')
+    expect(ipKey('::abcd:1.2.3.4', 128)).toBe('::abcd:102:304/128')
   })
 
   it('returns text that only starts like an address unchanged', () => {
