@@ -50,13 +50,25 @@ function offset(text, { line, column }) {
   return at + column - 1
 }
 
+/**
+ * The replacement as source text. Stryker mutates the syntax tree, so `a && b` -> `a || b` inside
+ * `a && b && c` means `(a || b) && c`; the report's text lacks the parentheses, and pasted as is
+ * it would read `a || (b && c)`. An operator mutant's replacement is an expression: parenthesised.
+ */
+function asText(m) {
+  const expression = ['LogicalOperator', 'EqualityOperator', 'ArithmeticOperator'].includes(
+    m.mutatorName,
+  )
+  return expression ? `(${m.replacement})` : m.replacement
+}
+
 let survived = 0
 for (const { file, m } of picked) {
   const original = readFileSync(file, 'utf8')
   restore = () => writeFileSync(file, original)
   const from = offset(original, m.location.start)
   const to = offset(original, m.location.end)
-  writeFileSync(file, original.slice(0, from) + m.replacement + original.slice(to))
+  writeFileSync(file, original.slice(0, from) + asText(m) + original.slice(to))
   try {
     // Asynchronous, so Ctrl-C reaches the handler above and the source is restored.
     const status = await new Promise((resolve) => {

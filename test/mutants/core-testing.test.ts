@@ -165,9 +165,9 @@ describe('runConformanceCase', () => {
     await r.close()
   })
 
-  it('shows a repeated, empty or non-string lease as not fresh', async () => {
+  it('shows a repeated, empty or non-string lease (even one with a length) as not fresh', async () => {
     let n = 0
-    const leases = ['same', 'same', '', 7]
+    const leases = ['same', 'same', '', 7, ['an array']]
     const r = recording(() => leases[n++])
     const results = await runConformanceCase(
       r.store,
@@ -175,7 +175,12 @@ describe('runConformanceCase', () => {
       {
         name: 'bad leases',
         algorithm: concurrency({ limit: 5, leaseMs: 1000 }),
-        steps: [0, 1, 2, 3].map((i) => ({ now: i, key: 'k', cost: 1, expect: undefined as never })),
+        steps: [0, 1, 2, 3, 4].map((i) => ({
+          now: i,
+          key: 'k',
+          cost: 1,
+          expect: undefined as never,
+        })),
       },
       'r:',
     )
@@ -184,6 +189,8 @@ describe('runConformanceCase', () => {
       '<not a fresh lease: same>',
       '<not a fresh lease: >',
       '<not a fresh lease: 7>',
+      // not a string, though it has a length
+      '<not a fresh lease: an array>',
     ])
     await r.close()
   })
@@ -255,6 +262,41 @@ describe('the conformance table', () => {
       ],
     ])
     for (const c of conformanceCases) expect(c.feature).toBeUndefined()
+  })
+
+  it('each case keeps its operations and keys, in order (* marks a step with its own algorithm)', () => {
+    // A step dropped, or moved to another key or operation, can leave every expectation true and
+    // the case weaker: a refund on an expired window, a decide on a fresh key.
+    const shape = allConformanceCases.map((c) =>
+      c.steps.map((s) => `${s.op ?? 'decide'} ${s.key}${s.algorithm ? '*' : ''}`).join(', '),
+    )
+    expect(shape).toEqual([
+      'decide a, decide a, decide a, decide a, decide a, decide b, decide a, decide a',
+      'decide a, decide a, decide a, decide a, decide a, decide a, decide a, decide a, decide a, decide a',
+      'decide k, decide k, decide k, decide k, decide k, decide k, decide k',
+      'decide a, decide a, decide a, decide a, decide a, decide a, decide a, decide a, decide a',
+      'decide a, decide a, decide a, decide a, decide a, decide a, decide a',
+      'decide a, decide a, decide a, decide a',
+      'decide a, decide a, decide a, decide a',
+      'decide k, decide k*, decide k, decide k*, decide k*, decide k*, decide k',
+      'peek a, peek a, decide a, peek a, decide a, peek a',
+      'decide a, decide a, peek a, peek a, decide a, peek a',
+      'decide a, peek a, peek a, peek a, decide a',
+      'decide a, refund a, decide a, refund a, peek a, decide a, refund a, decide a, refund b, decide b',
+      'decide a, decide a, refund a, peek a, decide a, refund a, peek a, peek a, decide a',
+      'decide a, decide a, refund a, decide a, refund a, peek a, decide a, refund a, decide a',
+      'decide a, refund a, peek a, decide a, refund a, decide a',
+      'decide a, block a, decide a, peek a, block a, decide a, block a, decide a, reset a, decide a, block fresh, decide fresh, decide fresh',
+      'decide a, block a, decide a, decide a',
+      'decide a, decide a, decide a, peek a, decide a',
+      'decide a, decide a, peek a',
+      'decide a, decide a, decide a, peek a, decide a',
+      'decide a, decide a, decide a, decide a, decide a',
+      'decide a, decide a, decide a, decide a',
+      'decide a, decide a, decide a, decide a, decide a, peek a',
+      'decide a, block a, decide a, decide a, refund a, peek a, decide a, decide a, decide a, reset a, decide a',
+      'decide a, decide a, decide a, peek a, release a, peek a, release a, decide a, decide a, decide a, block a, decide a, reset a, decide a, decide a, decide a, release a, peek a, peek a',
+    ])
   })
 
   it('passes on a MemoryStore, every case from a fresh store', async () => {
