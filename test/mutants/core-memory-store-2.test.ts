@@ -554,3 +554,157 @@ describe('MemoryStore slots: what is freed, reclaimed and evicted', () => {
     expect((await store.decide('b', both, 1)).allowed).toBe(true)
   })
 })
+
+describe('MemoryStore long-lived state: commit and refund over many entries and leases', () => {
+  it('a sliding log stays exact over thousands of entries as its list is compacted (against a plain model)', async () => {
+    const L = 50
+    const W = 200
+    const log = slidingLog({ limit: L, windowMs: W })
+    let now = T
+    const store = new MemoryStore({ clock: () => now })
+    // The model: docs/semantics.md, slidingLog and refund, on a plain array of [t, cost].
+    let entries: Array<[number, number]> = []
+    const live = () => {
+      entries = entries.filter(([t]) => t > now - W)
+      return entries.reduce((sum, [, c]) => sum + c, 0)
+    }
+    const expected = (cost: number): Decision => {
+      const used = live()
+      const newest = entries.length > 0 ? entries[entries.length - 1]![0] : 0
+      if (used + cost <= L) {
+        return { allowed: true, limit: L, remaining: L - used - cost, resetMs: W, retryAfterMs: 0 }
+      }
+      let left = used
+      let retryAfterMs = 0
+      for (const [t, c] of entries) {
+        left -= c
+        if (left + cost <= L) {
+          retryAfterMs = t + W - now
+          break
+        }
+      }
+      return {
+        allowed: false,
+        limit: L,
+        remaining: L - used,
+        resetMs: newest + W - now,
+        retryAfterMs,
+      }
+    }
+    // A fixed-seed LCG: the same sequence every run.
+    let seed = 12_345
+    const next = (n: number) => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648
+      return seed % n
+    }
+    for (let i = 0; i < 4000; i++) {
+      now += next(3)
+      const cost = 1 + next(3)
+      if (next(10) === 0) {
+        await store.refund('k', log, cost)
+        live()
+        let left = cost
+        while (left > 0 && entries.length > 0) {
+          const last = entries[entries.length - 1]!
+          const c = Math.min(left, last[1])
+          last[1] -= c
+          left -= c
+          if (last[1] === 0) entries.pop()
+        }
+        continue
+      }
+      const want = expected(cost)
+      expect(await store.peek('k', log, cost)).toEqual(want)
+      const got = await store.decide('k', log, cost)
+      if (JSON.stringify(got) !== JSON.stringify(want)) {
+        throw new Error(
+          `step ${i} at ${now}, cost ${cost}: ${JSON.stringify(got)} vs ${JSON.stringify(want)}`,
+        )
+      }
+      if (want.allowed) {
+        const last = entries[entries.length - 1]
+        if (last !== undefined && last[0] === now) last[1] += cost
+        else entries.push([now, cost])
+      }
+    }
+    expect(store.size).toBe(1)
+  })
+
+  it('a lease taken after the clock stepped back is kept in expiry order', async () => {
+    let now = T + 500
+    const store = new MemoryStore({ clock: () => now })
+    const c = concurrency({ limit: 3, leaseMs: 1000 })
+    await store.decide('k', c, 1) // ends at T + 1500
+    now = T
+    await store.decide('k', c, 1) // ends at T + 1000, before the first
+    await store.decide('k', c, 1) // ends at T + 1000
+    // Full: the first lease to end is at T + 1000; the state lasts until T + 1500.
+    expect(await store.decide('k', c, 1)).toEqual({
+      allowed: false,
+      limit: 3,
+      remaining: 0,
+      resetMs: 1500,
+      retryAfterMs: 1000,
+    })
+    now = T + 1000
+    expect(await store.decide('k', c, 2)).toMatchObject({
+      allowed: true,
+      remaining: 0,
+      resetMs: 1000,
+    })
+  })
+
+  it("a compound whose first member's new slot evicts the second member's writes the second afresh", async () => {
+    let now = T
+    const store = new MemoryStore({ maxKeys: 2, clock: () => now })
+    const second = fixedWindow({ limit: 1, windowMs: 1000 })
+    const both = compound([second, fixedWindow({ limit: 5, windowMs: 1_000_000 })])
+    const other = fixedWindow({ limit: 1, windowMs: 1_000_000 })
+    await store.decide('k', both, 1)
+    now = T + 1000
+    await store.decide('k', both, 1)
+    // The first member's count goes back to 0 and frees its slot; the second keeps a count of 1.
+    await store.refund('k', both, 1)
+    expect(store.size).toBe(1)
+    await store.decide('x', other, 1)
+    // Full, the second member's slot the least recently used: allocating the first member's
+    // slot evicts it, so the second member needs a slot of its own again (evicting x).
+    expect(await store.decide('k', both, 1)).toMatchObject({ allowed: true, remaining: 0 })
+    expect(store.size).toBe(2)
+    expect(await store.decide('k', both, 1)).toMatchObject({ allowed: false, retryAfterMs: 1000 })
+    expect((await store.decide('x', other, 1)).allowed).toBe(true)
+  })
+
+  it("a compound's sliding-log member that stops mattering at this very ms starts afresh", async () => {
+    let now = T
+    const store = new MemoryStore({ clock: () => now })
+    const both = compound([
+      slidingLog({ limit: 3, windowMs: 1000 }),
+      fixedWindow({ limit: 10, windowMs: 1_000_000 }),
+    ])
+    await store.decide('k', both, 1)
+    now = T + 1
+    await store.decide('k', both, 1)
+    now = T + 1001
+    expect((await store.decide('k', both, 1)).parts![0]).toMatchObject({
+      remaining: 2,
+      resetMs: 1000,
+    })
+    expect((await store.decide('k', both, 1)).parts![0]).toMatchObject({
+      remaining: 1,
+      resetMs: 1000,
+    })
+    expect(await store.peek('k', both, 1)).toMatchObject({ allowed: true, remaining: 0 })
+  })
+
+  it('a refund of a single sliding-log entry frees the slot', async () => {
+    const store = new MemoryStore({ clock: () => T })
+    const log = slidingLog({ limit: 3, windowMs: 1000 })
+    await store.decide('k', log, 2)
+    await store.refund('k', log, 1)
+    expect(store.size).toBe(1)
+    expect(await store.peek('k', log, 2)).toMatchObject({ allowed: true, remaining: 0 })
+    await store.refund('k', log, 1)
+    expect(store.size).toBe(0)
+  })
+})
