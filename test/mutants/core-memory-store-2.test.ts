@@ -708,3 +708,32 @@ describe('MemoryStore long-lived state: commit and refund over many entries and 
     expect(store.size).toBe(0)
   })
 })
+
+describe('MemoryStore refund of a state that is not there', () => {
+  it('a refund on a key that holds only a block gives nothing back (token bucket, clock near 0)', async () => {
+    let now = 0
+    const store = new MemoryStore({ clock: () => now })
+    const bucket = tokenBucket({ capacity: 10, refillRate: 1, refillIntervalMs: 1000 })
+    await store.block('k', bucket, 1000)
+    await store.refund('k', bucket, 1)
+    now = 1000
+    expect(await store.decide('k', bucket, 1)).toEqual({
+      allowed: true,
+      limit: 10,
+      remaining: 9,
+      resetMs: 1000,
+      retryAfterMs: 0,
+    })
+  })
+
+  it('a fixed-window refund after the clock stepped back into an earlier window gives nothing back', async () => {
+    let now = 61_000
+    const store = new MemoryStore({ clock: () => now })
+    const two = fixedWindow({ limit: 2, windowMs: 60_000 })
+    await store.decide('k', two, 1)
+    now = 59_000
+    await store.refund('k', two, 1)
+    now = 61_000
+    expect(await store.decide('k', two, 1)).toMatchObject({ allowed: true, remaining: 0 })
+  })
+})
