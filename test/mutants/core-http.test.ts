@@ -321,14 +321,14 @@ describe('settle with requestWasSuccessful', () => {
     return (await config.limiter.peek('k')).remaining
   }
 
-  it.each([
+  it.each<[string, Judge, number]>([
     ['true', () => true, 0],
     ['false', () => false, 1],
     ['a promise of true', async () => true, 0],
     ['a promise of false', async () => false, 1],
     ['a non-boolean', () => 'yes' as never, 1],
     ['a promise of a non-boolean', async () => 1 as never, 1],
-  ] as const)(
+  ])(
     'refunds a failed request (skipFailedRequests) when the judge answers %s',
     async (_name, judge, remaining) => {
       expect(await remainingAfter(judge, 'failed')).toBe(remaining)
@@ -336,12 +336,12 @@ describe('settle with requestWasSuccessful', () => {
     },
   )
 
-  it.each([
+  it.each<[string, Judge, number]>([
     ['true', () => true, 1],
     ['false', () => false, 0],
     ['a promise of true', async () => true, 1],
     ['a promise of false', async () => false, 0],
-  ] as const)(
+  ])(
     'refunds a successful request (skipSuccessfulRequests) when the judge answers %s',
     async (_name, judge, remaining) => {
       expect(await remainingAfter(judge, 'successful')).toBe(remaining)
