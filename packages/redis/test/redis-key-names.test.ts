@@ -6,8 +6,8 @@
  * hashSlot(), which client.test.ts checks against CLUSTER KEYSLOT.
  */
 import { randomUUID } from 'node:crypto'
-import { fixedWindow } from '@tollgate/core'
-import { blockKey, RedisStore, stateKey } from '@tollgate/redis'
+import { compound, fixedWindow, slidingLog, slidingWindow, tokenBucket } from '@tollgate/core'
+import { blockKey, memberKey, RedisStore, stateKey } from '@tollgate/redis'
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { hashSlot } from '../src/client.js'
@@ -78,5 +78,33 @@ describe('RedisStore user keys that start with } or \\', () => {
     expect((await store.decide('}a', algorithm, 1)).allowed).toBe(false)
     expect(await client.hgetall(`${prefix}{\\}a}:fw`)).not.toEqual({})
     expect(await client.hgetall(`${prefix}{\\\\}a}:fw`)).not.toEqual({})
+  })
+})
+
+describe('RedisStore compound member keys (README, "Keys": <prefix>{<key>}:c<i>:<suffix>)', () => {
+  it('names each member by its position and its own kind, word for word', () => {
+    expect(memberKey('p:', 'k', 0, 'fixedWindow')).toBe('p:{k}:c0:fw')
+    expect(memberKey('p:', 'k', 1, 'slidingWindow')).toBe('p:{k}:c1:sw')
+    expect(memberKey('p:', 'k', 2, 'slidingLog')).toBe('p:{k}:c2:sl')
+    expect(memberKey('p:', 'k', 3, 'tokenBucket')).toBe('p:{k}:c3:tb')
+    expect(memberKey('p:', 'k', 0, 'tokenBucket')).toBe('p:{k}:c0:tb')
+    expect(memberKey('p:', '}k', 1, 'fixedWindow')).toBe('p:{\\}k}:c1:fw')
+  })
+
+  it('keeps a compound of all four kinds under those names in Redis', async () => {
+    const prefix = `${run}:compound:`
+    prefixesUsed.push(prefix)
+    const store = new RedisStore({ client, prefix, clock: () => 1_000 })
+    const algorithm = compound([
+      fixedWindow({ limit: 5, windowMs: 60_000 }),
+      slidingWindow({ limit: 5, windowMs: 60_000 }),
+      slidingLog({ limit: 5, windowMs: 60_000 }),
+      tokenBucket({ capacity: 5, refillRate: 1, refillIntervalMs: 1_000 }),
+    ])
+    expect((await store.decide('k', algorithm, 1)).allowed).toBe(true)
+    const names = ['c0:fw', 'c1:sw', 'c2:sl', 'c3:tb'].map((s) => `${prefix}{k}:${s}`)
+    expect(await client.exists(...names)).toBe(4)
+    await store.block('k', algorithm, 60_000)
+    expect(await client.exists(`${prefix}{k}:c:block`)).toBe(1)
   })
 })
