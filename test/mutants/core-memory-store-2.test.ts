@@ -737,3 +737,93 @@ describe('MemoryStore refund of a state that is not there', () => {
     expect(await store.decide('k', two, 1)).toMatchObject({ allowed: true, remaining: 0 })
   })
 })
+
+describe('MemoryStore writes through the general path (a compound, a blocked key)', () => {
+  it('a compound token-bucket member written at clock 0 starts from a full bucket', async () => {
+    const store = new MemoryStore({ clock: () => 0 })
+    const both = compound([
+      tokenBucket({ capacity: 3, refillRate: 1, refillIntervalMs: 1000 }),
+      fixedWindow({ limit: 10, windowMs: 60_000 }),
+    ])
+    expect((await store.decide('k', both, 1)).parts![0]).toMatchObject({ remaining: 2 })
+    expect((await store.decide('k', both, 1)).parts![0]).toMatchObject({ remaining: 1 })
+  })
+
+  it('compound members written after the clock stepped back count from their own window only', async () => {
+    let now = 121_000
+    const store = new MemoryStore({ clock: () => now })
+    const both = compound([
+      fixedWindow({ limit: 3, windowMs: 60_000 }),
+      slidingWindow({ limit: 3, windowMs: 60_000 }),
+    ])
+    await store.decide('k', both, 1)
+    now = 61_000
+    await store.decide('k', both, 1)
+    const d = await store.peek('k', both, 1)
+    expect(d.parts![0]).toMatchObject({ allowed: true, remaining: 1 })
+    expect(d.parts![1]).toMatchObject({ allowed: true, remaining: 1 })
+  })
+
+  it('a compound peek is not a use: the LRU key evicted when full is still the oldest', async () => {
+    const both = compound([
+      fixedWindow({ limit: 1, windowMs: 60_000 }),
+      fixedWindow({ limit: 5, windowMs: 600_000 }),
+    ])
+    const store = new MemoryStore({ maxKeys: 4, clock: () => T })
+    await store.decide('a', both, 1)
+    await store.decide('b', both, 1)
+    expect((await store.peek('a', both, 1)).allowed).toBe(false)
+    // Full: c's two members evict the two least recently used slots, a's.
+    await store.decide('c', both, 1)
+    expect((await store.decide('b', both, 1)).allowed).toBe(false)
+    expect((await store.decide('a', both, 1)).allowed).toBe(true)
+  })
+
+  it("a sliding-window refund leaves the neighbouring slot's state alone", async () => {
+    let now = T
+    const store = new MemoryStore({ clock: () => now })
+    const bucket = tokenBucket({ capacity: 10, refillRate: 1, refillIntervalMs: 1000 })
+    const sw = slidingWindow({ limit: 5, windowMs: 60_000 })
+    await store.decide('a', bucket, 5) // slot 0: the bucket's balance and when it was written
+    await store.decide('b', sw, 2) // slot 1
+    await store.refund('b', sw, 1) // curr stays > 0
+    now = T + 60_000
+    await store.refund('b', sw, 1) // only prev is left: stored as the previous window's state
+    expect(await store.peek('a', bucket, 1)).toMatchObject({ remaining: 9 })
+    now = T
+    const fresh = new MemoryStore({ clock: () => now })
+    await fresh.decide('a', bucket, 5)
+    await fresh.decide('b', sw, 3)
+    await fresh.refund('b', sw, 1)
+    expect(await fresh.peek('a', bucket, 1)).toMatchObject({ remaining: 4 })
+    now = T + 60_000
+    await fresh.refund('b', sw, 1)
+    expect(await fresh.peek('b', sw, 1)).toMatchObject({ allowed: true, remaining: 3 })
+  })
+
+  it("a refund that empties a blocked key's state leaves another key's block alone", async () => {
+    const store = new MemoryStore({ clock: () => T })
+    await store.block('a', fw, 5000) // slot 0
+    await store.decide('b', fw, 1) // slot 1
+    await store.block('b', fw, 5000)
+    await store.refund('b', fw, 1)
+    expect(await store.peek('a', fw, 1)).toMatchObject({ allowed: false, retryAfterMs: 5000 })
+    expect(await store.peek('b', fw, 1)).toMatchObject({ allowed: false, retryAfterMs: 5000 })
+  })
+
+  it('a block ending late does not hide an earlier expiry from the sweep at maxKeys', async () => {
+    let now = T
+    const store = new MemoryStore({ maxKeys: 2, clock: () => now })
+    const long = fixedWindow({ limit: 1, windowMs: 1_000_000 })
+    await store.decide('b', long, 1)
+    await store.decide('a', fixedWindow({ limit: 1, windowMs: 1000 }), 1) // ends at T + 1000
+    await store.block('b', long, 2_000_000) // b stays the least recently used
+    now = T + 1000
+    await store.decide('c', long, 1)
+    expect(store.size).toBe(2)
+    expect(await store.decide('b', long, 1)).toMatchObject({
+      allowed: false,
+      retryAfterMs: 1_999_000,
+    })
+  })
+})
