@@ -782,14 +782,15 @@ describe('MemoryStore writes through the general path (a compound, a blocked key
   it("a sliding-window refund leaves the neighbouring slot's state alone", async () => {
     let now = T
     const store = new MemoryStore({ clock: () => now })
-    const bucket = tokenBucket({ capacity: 10, refillRate: 1, refillIntervalMs: 1000 })
+    // Refills a token every 1,000 s: a minute later the bucket still misses 5 tokens.
+    const bucket = tokenBucket({ capacity: 10, refillRate: 1, refillIntervalMs: 1_000_000 })
     const sw = slidingWindow({ limit: 5, windowMs: 60_000 })
     await store.decide('a', bucket, 5) // slot 0: the bucket's balance and when it was written
-    await store.decide('b', sw, 2) // slot 1
+    await store.decide('b', sw, 3) // slot 1
     await store.refund('b', sw, 1) // curr stays > 0
     now = T + 60_000
     await store.refund('b', sw, 1) // only prev is left: stored as the previous window's state
-    expect(await store.peek('a', bucket, 1)).toMatchObject({ remaining: 9 })
+    expect(await store.peek('a', bucket, 1)).toMatchObject({ remaining: 4 })
     now = T
     const fresh = new MemoryStore({ clock: () => now })
     await fresh.decide('a', bucket, 5)
