@@ -188,6 +188,10 @@ describe('routeOptions', () => {
     expect(routeOptions({ limiter }, { algorithm }, 'GET /d')).toEqual({ algorithm })
   })
 
+  it('leaves a route without algorithm or limiter to parseHttpOptions when the plugin has no limiter', () => {
+    expect(routeOptions({ statusCode: 503 }, {}, 'GET /h')).toEqual({ statusCode: 503 })
+  })
+
   it('keeps the prefix a route gives itself in a shared store', () => {
     expect(routeOptions({ store }, { algorithm, prefix: 'mine:' }, 'GET /e')).toMatchObject({
       prefix: 'mine:',
