@@ -7,6 +7,7 @@
  */
 import {
   type Algorithm,
+  concurrency,
   fixedWindow,
   MemoryStore,
   slidingLog,
@@ -43,6 +44,17 @@ describe('MemoryStore', () => {
     expect(await rejected(fractional.decide('k', fw, 1))).toBe(
       'tollgate: clock must return integer epoch milliseconds, got 1.5',
     )
+  })
+
+  it('refuses a clock before the epoch (time 0 marks "no block": a new key would read as blocked)', async () => {
+    const early = new MemoryStore({ clock: () => -5 })
+    const message = 'tollgate: clock must return epoch milliseconds >= 0, got -5'
+    await expect(early.decide('k', fw, 1)).rejects.toThrow(RangeError)
+    expect(await rejected(early.decide('k', fw, 1))).toBe(message)
+    expect(await rejected(early.peek('k', fw, 1))).toBe(message)
+    expect(await rejected(early.decide('k', concurrency({ limit: 1 }), 1))).toBe(message)
+    // The epoch itself is a clock like any other.
+    expect((await new MemoryStore({ clock: () => 0 }).decide('k', fw, 1)).allowed).toBe(true)
   })
 
   it('reset(key, algorithm) clears that kind only; reset(key) every kind; a bad algorithm rejects', async () => {

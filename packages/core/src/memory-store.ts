@@ -9,7 +9,7 @@ import {
 } from './algorithms/index.js'
 import { MAX_WINDOW_MS } from './algorithms/limits.js'
 import type { Decision } from './decision.js'
-import { describeValue, TollgateTypeError } from './errors.js'
+import { describeValue, TollgateRangeError, TollgateTypeError } from './errors.js'
 import {
   boundedInteger,
   optionalFunction,
@@ -237,7 +237,7 @@ export class MemoryStore implements Store {
    */
   decideNow(key: string, algorithm: Algorithm, cost: number, blockDurationMs = 0): Decision {
     const now = this.clock()
-    if (!Number.isSafeInteger(now)) throw clockError(now)
+    if (!Number.isSafeInteger(now) || now < 0) throw clockError(now)
     const k = key.length <= 42 && key.charCodeAt(0) !== 0 ? key : storedKey(key)
     const kind = algorithm.kind
     if (kind === 'compound') {
@@ -606,7 +606,7 @@ export class MemoryStore implements Store {
 
   private now(): number {
     const now = this.clock()
-    if (!Number.isSafeInteger(now)) throw clockError(now)
+    if (!Number.isSafeInteger(now) || now < 0) throw clockError(now)
     return now
   }
 
@@ -1329,7 +1329,14 @@ function storedKey(key: string): string {
   return `\0${createHash('sha256').update(key).digest('base64')}`
 }
 
-function clockError(now: unknown): TollgateTypeError {
+/**
+ * A clock before the epoch is refused: time 0 is the store's "no block" marker, so a negative now
+ * would read every key as blocked.
+ */
+function clockError(now: unknown): TollgateTypeError | TollgateRangeError {
+  if (Number.isSafeInteger(now)) {
+    return new TollgateRangeError(`clock must return epoch milliseconds >= 0, got ${now}`)
+  }
   return new TollgateTypeError(
     `clock must return integer epoch milliseconds, got ${describeValue(now)}`,
   )

@@ -545,5 +545,7 @@ function readClock(clock: Clock): number {
       `clock must return integer epoch milliseconds, got ${describeValue(now)}`,
     )
   }
+  // Refused as MemoryStore refuses it (time 0 is its "no block" marker): both stores take the same clocks.
+  if (now < 0) throw new TollgateRangeError(`clock must return epoch milliseconds >= 0, got ${now}`)
   return now
 }

@@ -103,6 +103,11 @@ describe('new RedisStore()', () => {
     await expect(store.decide('bad-cost', algorithm, 3)).rejects.toThrow(RangeError)
     const badClock = new RedisStore({ client: storeClient.client, prefix, clock: () => 1.5 })
     await expect(badClock.decide('bad-clock', algorithm, 1)).rejects.toThrow(/clock must return/)
+    const early = new RedisStore({ client: storeClient.client, prefix, clock: () => -5 })
+    await expect(early.decide('early-clock', algorithm, 1)).rejects.toThrow(RangeError)
+    await expect(early.decide('early-clock', algorithm, 1)).rejects.toThrow(
+      'tollgate: clock must return epoch milliseconds >= 0, got -5',
+    )
   })
 
   it("close() leaves the caller's client connected", async () => {
