@@ -59,7 +59,7 @@ describe('RedisSessionStore keys on a Cluster', () => {
     await store.set('abc', sessionOf('ada'))
     const tag = firstTagOf(calculateSlot(`${PREFIX}abc`))
     expect(await cluster.sismember(`${PREFIX}user:{${tag}}:ada`, 'abc')).toBe(1)
-    expect(await cluster.zrange(`${PREFIX}user-slots:{ada}`, 0, -1)).toEqual([tag])
+    expect(await cluster.zrange(`${PREFIX}user-slots:{ada}`, '0', '-1')).toEqual([tag])
   })
 
   it('refuses a prefix whose "{" would put a session and its user index in different slots', async () => {
