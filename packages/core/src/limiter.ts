@@ -26,7 +26,7 @@ import {
   timeoutError,
 } from './fail-policy.js'
 import { defaultPolicyName } from './headers.js'
-import { MemoryStore } from './memory-store.js'
+import { combine, MemoryStore } from './memory-store.js'
 import {
   boundedInteger,
   optionalFunction,
@@ -526,14 +526,15 @@ class LimiterImpl implements Limiter {
     }
     if (hit.cost !== args.cost || hit.limit !== args.limit || now < hit.at) return undefined
     const d = hit.decision
-    if (args.algorithm.kind === 'compound') return agedCompound(d, d.parts!, now - hit.at)
-    return {
-      allowed: false,
-      limit: d.limit,
-      remaining: d.remaining,
-      resetMs: Math.max(0, d.resetMs - (now - hit.at)),
-      retryAfterMs: hit.until - now,
+    const elapsed = now - hit.at
+    // A compound's numbers follow from its aged parts, as the stores derive them.
+    if (args.algorithm.kind === 'compound') {
+      return combine(
+        false,
+        d.parts!.map((p) => agedDenial(p, elapsed)),
+      )
     }
+    return agedDenial(d, elapsed)
   }
 
   private callStore(
@@ -946,34 +947,16 @@ function exactFor(algorithm: Algorithm, cost: number, decision: Decision): numbe
 }
 
 /**
- * A cached compound denial `elapsed` ms on: each part aged as a lone denial (or, for a part that
- * would admit, a fixed window's constant count), and the compound's numbers derived from the parts
- * again (docs/semantics.md, compound limits), in the stores' field order.
+ * A cached denial (or a compound's part) `elapsed` ms on: `remaining` as stored, `resetMs` and
+ * `retryAfterMs` less the time elapsed; a compound's part that would admit keeps no wait.
  */
-function agedCompound(d: Decision, parts: readonly Decision[], elapsed: number): Decision {
-  const aged: Decision[] = new Array(parts.length)
-  let resetMs = 0
-  let retryAfterMs = 0
-  for (let i = 0; i < parts.length; i++) {
-    const p = parts[i]!
-    const part: Decision = {
-      allowed: p.allowed,
-      limit: p.limit,
-      remaining: p.remaining,
-      resetMs: Math.max(0, p.resetMs - elapsed),
-      retryAfterMs: p.allowed ? 0 : p.retryAfterMs - elapsed,
-    }
-    aged[i] = part
-    if (part.resetMs > resetMs) resetMs = part.resetMs
-    if (part.retryAfterMs > retryAfterMs) retryAfterMs = part.retryAfterMs
-  }
+function agedDenial(d: Decision, elapsed: number): Decision {
   return {
-    allowed: false,
+    allowed: d.allowed,
     limit: d.limit,
     remaining: d.remaining,
-    resetMs,
-    retryAfterMs,
-    parts: aged,
+    resetMs: Math.max(0, d.resetMs - elapsed),
+    retryAfterMs: d.allowed ? 0 : d.retryAfterMs - elapsed,
   }
 }
 

@@ -1372,8 +1372,8 @@ function blockedDecision(
   }
 }
 
-/** A compound's Decision from its parts (docs/semantics.md "Compound"). */
-function combine(allowed: boolean, parts: Decision[]): Decision {
+/** A compound's Decision from its parts (docs/semantics.md "Compound"); the limiter's deny cache ages one with it too. @internal */
+export function combine(allowed: boolean, parts: Decision[]): Decision {
   let fewest = parts[0]!
   let resetMs = 0
   let retryAfterMs = 0
