@@ -15,6 +15,7 @@ import {
 } from '@tollgate/core/http'
 import { describe, expect, it } from 'vitest'
 import { createHeaderPolicies } from '../../packages/core/src/headers.js'
+import { thrown } from '../support/thrown.js'
 
 const NOW = 1_764_064_740_000 // 2025-11-25T09:59:00Z
 const PK = partitionKey('key')
@@ -34,15 +35,6 @@ function entry(
     policy: createHeaderPolicy(algorithm, { headers: parseHeadersOptions(headers) }),
     key: 'key',
   }
-}
-
-function thrown(fn: () => unknown): Error {
-  try {
-    fn()
-  } catch (error) {
-    return error as Error
-  }
-  throw new Error('did not throw')
 }
 
 describe('a concurrency policy in each draft (qu="concurrent-requests", no w, no t)', () => {

@@ -7,18 +7,10 @@
 import { createLimiter, fixedWindow, MemoryStore } from '@tollgate/core'
 import { handleRequest, type PassOutcome, parseHttpOptions } from '@tollgate/core/http'
 import { describe, expect, it } from 'vitest'
+import { thrown } from '../support/thrown.js'
 
 const algorithm = fixedWindow({ limit: 5, windowMs: 60_000 })
 const parse = (options: Record<string, unknown>) => parseHttpOptions(options as never, 'test()')
-
-function thrown(fn: () => unknown): Error {
-  try {
-    fn()
-  } catch (error) {
-    return error as Error
-  }
-  throw new Error('did not throw')
-}
 
 describe('option errors', () => {
   it('a mode other than enforce or shadow is a TypeError naming it', () => {

@@ -14,18 +14,10 @@ import {
   validateHttpOptions,
 } from '@tollgate/core/http'
 import { describe, expect, it } from 'vitest'
+import { thrown } from '../support/thrown.js'
 
 const algorithm = fixedWindow({ limit: 5, windowMs: 60_000 })
 const parse = (options: Record<string, unknown>) => parseHttpOptions(options as never, 'test()')
-
-function thrown(fn: () => unknown): Error {
-  try {
-    fn()
-  } catch (error) {
-    return error as Error
-  }
-  throw new Error('did not throw')
-}
 
 function expectError(fn: () => unknown, type: ErrorConstructor, message: string): void {
   const error = thrown(fn)

@@ -6,15 +6,7 @@
 import { ipKey, TollgateRangeError, TollgateTypeError } from '@tollgate/core'
 import { describe, expect, it } from 'vitest'
 import { parseIpv6Subnet } from '../../packages/core/src/keys.js'
-
-function thrown(fn: () => unknown): Error {
-  try {
-    fn()
-  } catch (error) {
-    return error as Error
-  }
-  throw new Error('did not throw')
-}
+import { thrown } from '../support/thrown.js'
 
 describe('parseIpv6Subnet', () => {
   it('defaults to 56 and keeps false, 1, 64 and 128', () => {

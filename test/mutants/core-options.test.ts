@@ -5,17 +5,9 @@
  */
 import { createLimiter, MemoryStore, slidingLog } from '@tollgate/core'
 import { describe, expect, it } from 'vitest'
+import { thrown } from '../support/thrown.js'
 
 const algorithm = slidingLog({ limit: 1, windowMs: 1000 })
-
-function thrown(fn: () => unknown): Error {
-  try {
-    fn()
-  } catch (error) {
-    return error as Error
-  }
-  throw new Error('did not throw')
-}
 
 describe('option errors', () => {
   it('an unknown option lists the known ones, comma-separated', () => {
