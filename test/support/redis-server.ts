@@ -246,3 +246,119 @@ export async function startRedisCluster(size = 3): Promise<RedisCluster> {
     },
   }
 }
+
+/**
+ * Ports of {@link startRedisReplicaCluster}: 8000-9899, bus 18000-19899. Outside the range
+ * {@link freePort} gives the other clusters (20000-45000, bus 30000-55000) and outside Linux's
+ * ephemeral range (32768-60999, where port-0 servers and client sockets land), so a replica
+ * cluster never takes a port another test's server is about to bind.
+ */
+const REPLICA_CLUSTER_PORTS = { from: 8000, to: 9900 } as const
+
+async function freeReplicaClusterPort(taken: ReadonlySet<number>): Promise<number> {
+  const { from, to } = REPLICA_CLUSTER_PORTS
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = from + Math.floor(Math.random() * (to - from))
+    if (taken.has(port)) continue
+    if ((await isFree(port)) && (await isFree(port + 10000))) return port
+  }
+  throw new Error('no free loopback port found for the replica cluster')
+}
+
+export interface RedisReplicaCluster extends RedisCluster {
+  /** The three masters (each serves a third of the slots). */
+  masters: RedisServer[]
+  /** The three replicas, one per master, each in sync with it. */
+  replicas: RedisServer[]
+}
+
+/**
+ * Three masters and three replicas (`redis-cli --cluster create ... --cluster-replicas 1`), on
+ * loopback, resolved once every node reports `cluster_state:ok`, every replica's link to its
+ * master is up and every node lists all three replicas (so a client discovering the slots from any
+ * node sees them). Six processes: started only by the test files that need replicas (node-redis
+ * `useReplicas`), which must call `stop()`.
+ */
+export async function startRedisReplicaCluster(): Promise<RedisReplicaCluster> {
+  const nodes: RedisServer[] = []
+  const taken = new Set<number>()
+  try {
+    for (let i = 0; i < 6; i++) {
+      const port = await freeReplicaClusterPort(taken)
+      taken.add(port)
+      nodes.push(
+        await startRedisServer({
+          port,
+          // No 5 s wait before a replica's first (diskless) sync, and a master's PING every
+          // second (not 10): a replica's offset stays 0 until its master sends something, and
+          // CLUSTER SLOTS leaves out a replica at offset 0.
+          args: [
+            '--cluster-enabled',
+            'yes',
+            '--cluster-node-timeout',
+            '5000',
+            '--repl-diskless-sync-delay',
+            '0',
+            '--repl-ping-replica-period',
+            '1',
+          ],
+        }),
+      )
+    }
+    const ports = nodes.map((n) => n.port)
+    execFileSync(
+      'redis-cli',
+      [
+        '--cluster',
+        'create',
+        ...ports.map((p) => `127.0.0.1:${p}`),
+        '--cluster-replicas',
+        '1',
+        '--cluster-yes',
+      ],
+      { stdio: 'ignore' },
+    )
+    const roles = await Promise.all(nodes.map((n) => rawCommand(n.port, 'INFO replication')))
+    const masters = nodes.filter((_, i) => roles[i]!.includes('role:master'))
+    const replicas = nodes.filter((_, i) => roles[i]!.includes('role:slave'))
+    if (masters.length !== 3 || replicas.length !== 3) {
+      throw new Error(`replica cluster: ${masters.length} masters, ${replicas.length} replicas`)
+    }
+    // CLUSTER SLOTS lists a replica only once it has synced with its master and the other nodes
+    // heard of its (non-zero) replication offset: only then does a client that discovers the
+    // slots see it.
+    // (The ports, 8000-9899, cannot be mistaken for a slot number in the reply: those are the
+    // range bounds 0, 5460, 5461, 10922, 10923 and 16383.)
+    const ready = async (node: RedisServer): Promise<boolean> => {
+      const [info, slots] = await Promise.all([
+        rawCommand(node.port, 'CLUSTER INFO'),
+        rawCommand(node.port, 'CLUSTER SLOTS'),
+      ])
+      return (
+        info.includes('cluster_state:ok') &&
+        replicas.every((replica) => slots.includes(`:${replica.port}\r\n`))
+      )
+    }
+    const deadline = Date.now() + 30_000
+    for (const node of nodes) {
+      while (!(await ready(node).catch(() => false))) {
+        if (Date.now() > deadline) {
+          throw new Error(`replica cluster node ${node.port} never listed the three replicas`)
+        }
+        await new Promise((r) => setTimeout(r, 50))
+      }
+    }
+    return {
+      ports,
+      nodes,
+      masters,
+      replicas,
+      async stop() {
+        await Promise.all(nodes.map((n) => n.stop()))
+      },
+    }
+  } catch (error) {
+    await Promise.all(nodes.map((n) => n.stop()))
+    throw error
+  }
+}
