@@ -67,7 +67,7 @@ describe('RedisSessionStore on a node-redis Cluster with useReplicas', () => {
       (i) => `ada-${i}`,
       (sid) => PREFIX + sid,
     )
-    const bound = <T>(what: string, promise: Promise<T>) => within(3_000, what, promise)
+    const bound = <T>(what: string, promise: Promise<T>) => within(5_000, what, promise)
     for (const replica of servers.replicas) replica.freeze()
     try {
       for (const [n, sid] of sids.entries())

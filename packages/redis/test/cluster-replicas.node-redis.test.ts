@@ -60,7 +60,7 @@ describe('RedisStore on a node-redis Cluster with useReplicas', () => {
         // Three decisions per slot: node-redis would alternate master and replica for a call
         // marked read-only, so one of them at least would reach the frozen replica.
         for (let n = 0; n < 3; n++) {
-          const decision = await within(3_000, `decide(${key})`, store.decide(key, algorithm, 1))
+          const decision = await within(5_000, `decide(${key})`, store.decide(key, algorithm, 1))
           allowed.push(decision.allowed)
         }
         expect(allowed, key).toEqual([true, true, false])
