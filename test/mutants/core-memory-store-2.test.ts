@@ -828,3 +828,50 @@ describe('MemoryStore writes through the general path (a compound, a blocked key
     })
   })
 })
+
+describe('MemoryStore LRU list around a denied compound', () => {
+  it('a denied compound whose member holds no state keeps the LRU order of every other key', async () => {
+    const maxKeys = 3
+    const store = new MemoryStore({ maxKeys, clock: () => T })
+    const five = fixedWindow({ limit: 5, windowMs: 600_000 })
+    const both = compound([five, fixedWindow({ limit: 1, windowMs: 600_000 })])
+    // The LRU order of a plain model, most recently used first. "x" stands for the slot of x's
+    // second member: the only one of x's two slots the steps below leave.
+    const model: string[] = []
+    const used = (key: string) => {
+      if (model.includes(key)) model.splice(model.indexOf(key), 1)
+      model.unshift(key)
+      if (model.length > maxKeys) model.pop()
+    }
+    const use = async (key: string) => {
+      expect((await store.decide(key, five, 1)).allowed).toBe(true)
+      used(key)
+    }
+    // peek is not a use: it reads which keys still hold their count.
+    const held = async () => {
+      const keys: string[] = []
+      for (const key of ['a', 'b', 'c', 'd', 'e', 'f']) {
+        if ((await store.peek(key, five, 1)).remaining < 4) keys.push(key)
+      }
+      if (!(await store.peek('x', both, 1)).parts![1]!.allowed) keys.push('x')
+      return keys.sort()
+    }
+    // x's first member's slot is the older of the two, so it is the one evicted by b.
+    expect((await store.decide('x', both, 1)).allowed).toBe(true)
+    await use('a')
+    await use('b')
+    // The model so far: x's two slots, a, then b, which evicted x's first member.
+    model.splice(0, model.length, 'b', 'a', 'x')
+    expect(await held()).toEqual(['a', 'b', 'x'])
+    // Denied by the second member; the first holds no state (and is given none).
+    expect((await store.decide('x', both, 1)).allowed).toBe(false)
+    used('x')
+    expect(store.size).toBe(3)
+    // Every use and every eviction that follows matches the model.
+    for (const key of ['c', 'd', 'b', 'e', 'd', 'f', 'a', 'e']) {
+      await use(key)
+      expect(await held()).toEqual([...model].sort())
+      expect(store.size).toBe(3)
+    }
+  })
+})
