@@ -1041,7 +1041,7 @@ export class MemoryStore implements Store {
           prev = st[at + 2]!
         } else if (st[at] === start + W) {
           prev = st[at + 1]!
-        }
+        } else return // A later window's state (the clock stepped back): nothing to refund yet.
         const c = Math.min(curr, cost)
         curr -= c
         prev = Math.max(0, prev - (cost - c))
