@@ -18,7 +18,7 @@ import { RedisStore } from '@tollgate/redis'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { connectClient, type TestClient } from '../support/clients.js'
 
-const filePrefix = `t-mut-refund-later-window-${randomUUID()}:`
+const filePrefix = `t-mut-core-refund-later-window-${randomUUID()}:`
 let client: TestClient
 let now = 0
 const clock = () => now
