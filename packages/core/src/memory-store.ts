@@ -1053,7 +1053,7 @@ export class MemoryStore implements Store {
           // Stored as the previous window's state: it stops mattering when this window ends.
           st[at + 1] = prev
           st[at + 2] = 0
-          st[at] = start + W
+          this.setExp(at, start + W)
         } else {
           this.dropState(slot, now)
         }
@@ -1094,7 +1094,7 @@ export class MemoryStore implements Store {
         st[at + 1] = used
         st[at + 2] = head
         // The newest entry changed: the state now expires with it (never later than before).
-        st[at] = log[log.length - 2]! + W
+        this.setExp(at, log[log.length - 2]! + W)
         return
       }
       case 'tokenBucket': {
@@ -1110,7 +1110,7 @@ export class MemoryStore implements Store {
         }
         st[at + 1] = units
         st[at + 2] = now
-        st[at] = now + Math.ceil((full - units) / R)
+        this.setExp(at, now + Math.ceil((full - units) / R))
         return
       }
       default:
