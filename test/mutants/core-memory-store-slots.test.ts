@@ -242,11 +242,12 @@ describe('MemoryStore: a refund that brings a state’s expiry forward, at maxKe
   it('token bucket: the refilled bucket is reclaimed, not the LRU key', async () => {
     let now = T
     const store = new MemoryStore({ maxKeys: 2, clock: () => now })
-    const bucket = tokenBucket({ capacity: 100, refillRate: 1, refillIntervalMs: 1 })
+    // Two tokens a millisecond: the expiry divides the missing units by the rate.
+    const bucket = tokenBucket({ capacity: 100, refillRate: 2, refillIntervalMs: 1 })
     await store.decide('b', long, 1) // the least recently used, live throughout
-    await store.decide('a', bucket, 10) // full again at T + 10
-    await store.refund('a', bucket, 5) // full again at T + 5
-    now = T + 5
+    await store.decide('a', bucket, 10) // 90 of 100: full again at T + 5
+    await store.refund('a', bucket, 5) // 95 of 100: full again at T + 3 (ceil(5 / 2))
+    now = T + 3
     await store.decide('c', long, 1)
     expect(store.size).toBe(2)
     expect(await store.decide('b', long, 1)).toMatchObject({ allowed: false, remaining: 0 })
