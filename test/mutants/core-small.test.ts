@@ -152,8 +152,23 @@ describe('algorithm traits', () => {
       [7, 1, '3-in-1s', 'sl:7:999'],
       [20, 4, '3-per-1s', 'tb:20:5:1000'],
       [2, 31, '3-concurrent', 'cc:2:30001'],
-      [5, 2, '5-in-2s, 20-per-4s', 'sw:5:1500+tb:20:5:1000'],
+      // The first 72 bits of SHA-256('sw:5:1500+tb:20:5:1000'), base64url: a stored key's
+      // layout, so it must not change between releases.
+      [5, 2, '5-in-2s, 20-per-4s', 'cp:0-2m9UAX2HJ2'],
     ])
+  })
+
+  it('give each compound configuration its own short signature, whatever its members', () => {
+    const signatures = [
+      compound([sw, tb]),
+      compound([tb, sw]),
+      compound([sw, fixedWindow({ limit: 5, windowMs: 1500 })]),
+      compound([slidingWindow({ limit: 5, windowMs: 1501 }), tb]),
+      compound([sw, tb, sl]),
+    ].map((c) => traitsOf(c).signature(c))
+    expect(new Set(signatures).size).toBe(signatures.length)
+    for (const s of signatures) expect(s).toMatch(/^cp:[A-Za-z0-9_-]{12}$/)
+    expect(traitsOf(compound([sw, tb])).signature(compound([sw, tb]))).toBe(signatures[0])
   })
 
   it('round a bucket refill time up to whole seconds, never below 1, exactly for large numbers', () => {
