@@ -83,6 +83,12 @@ class Op<T, C> {
   }
 }
 
+/** `run` short-form decides of cost 1: one such op as itself, more as `x`, count. */
+function pushRun(into: Array<string | number>, run: number): void {
+  if (run === 1) into.push('d', '1')
+  else into.push('x', String(run))
+}
+
 interface Group {
   readonly script: RedisScript
   // biome-ignore lint/suspicious/noExplicitAny: ops of one group settle different answer types
@@ -191,11 +197,22 @@ export class Batcher {
       const k: string[] = []
       const a: Array<string | number> = []
       let shared: readonly string[] | undefined
+      // Decides of cost 1 in the short form, right after one another: sent as one run
+      // (`x`, count: include/ops.lua), two arguments for all of them.
+      let run = 0
       for (const op of ops) {
         width += op.width
         for (const key of op.keys) k.push(key)
+        const form = op.form
+        if (form !== undefined && form.shared === shared && form.code === 'd' && op.cost === '1') {
+          run++
+          continue
+        }
+        if (run > 0) pushRun(a, run)
+        run = 0
         shared = op.writeArgs(a, shared)
       }
+      if (run > 0) pushRun(a, run)
       keys = k
       args = a
     }

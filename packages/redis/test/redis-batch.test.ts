@@ -14,6 +14,7 @@ import {
   createLimiter,
   type Decision,
   fixedWindow,
+  MemoryStore,
   slidingLog,
   slidingWindow,
   tokenBucket,
@@ -172,6 +173,158 @@ describe('batched RedisStore', () => {
         ...['D', '1', '', '0', '2', 'fw', '3', '3600000', 'fw', '10', '86400000'],
         ...['d', '2'],
       ])
+    } finally {
+      await watch.stop()
+    }
+  })
+
+  it('sends a run of cost-1 decides of one limiter as x, count: two arguments for the whole run', async () => {
+    const store = new RedisStore({ client: storeClient.client, prefix: `run-${++run}:` })
+    const both = compound([
+      fixedWindow({ limit: 3, windowMs: 3_600_000 }),
+      fixedWindow({ limit: 10, windowMs: 86_400_000 }),
+    ])
+    await warmAndReset(store, [fw, both])
+    // Blocked, and the last op of a run: the script finds every op's block key in a run too.
+    await store.block('z', both, 60_000)
+    const calls: string[][] = []
+    const watch = await monitor(server.url, (args, source) => {
+      if (source !== 'lua' && args[0]?.toLowerCase() === 'evalsha') calls.push(args)
+    })
+    try {
+      // fw: long, then 4 cost-1 decides, a cost-2 decide, a peek, 2 cost-1 decides, 1 more
+      // after the peek; the compound: long, then 4 cost-1 decides.
+      const got = await Promise.all([
+        store.decide('a', fw, 1),
+        store.decide('b', fw, 1),
+        store.decide('a', fw, 1),
+        store.decide('a', fw, 1),
+        store.decide('a', fw, 1),
+        store.decide('c', fw, 2),
+        store.peek('b', fw, 1),
+        store.decide('b', fw, 1),
+        store.decide('b', fw, 1),
+        store.decide('c', both, 1),
+        store.decide('c', both, 1),
+        store.decide('c', both, 1),
+        store.decide('c', both, 1),
+        store.decide('z', both, 1),
+      ])
+      const blocked = got.pop()!
+      expect(blocked.allowed).toBe(false)
+      expect(blocked.retryAfterMs).toBeGreaterThan(55_000)
+      expect(got.map((d) => [d.allowed, d.remaining])).toEqual([
+        [true, 2],
+        [true, 2],
+        [true, 1],
+        [true, 0],
+        [false, 0],
+        [true, 1],
+        [true, 1],
+        [true, 1],
+        [true, 0],
+        [true, 2],
+        [true, 1],
+        [true, 0],
+        [false, 0],
+      ])
+      expect(got.slice(9).map((d) => d.parts?.map((p) => p.remaining))).toEqual([
+        [2, 9],
+        [1, 8],
+        [0, 7],
+        [0, 7],
+      ])
+      await expect.poll(() => calls.length).toBe(2)
+      const byKeys = new Map(calls.map((c) => [Number(c[2]), c.slice(3)]))
+      // 9 fixed-window ops: 18 KEYS; 5 compound ops: 15 KEYS.
+      expect(byKeys.get(18)!.slice(18)).toEqual([
+        ...['D', '1', '', '0', '3', '3600000'],
+        ...['x', '4'],
+        ...['d', '2'],
+        ...['p', '1'],
+        ...['x', '2'],
+      ])
+      expect(byKeys.get(15)!.slice(15)).toEqual([
+        ...['D', '1', '', '0', '2', 'fw', '3', '3600000', 'fw', '10', '86400000'],
+        ...['x', '4'],
+      ])
+    } finally {
+      await watch.stop()
+    }
+  })
+
+  it('decides seeded turns of runs, other costs, peeks, refunds and blocks on the server clock as MemoryStore does', async () => {
+    // The production path: Redis's own clock, where every run of cost-1 decides goes as x, count.
+    // Windows of a year (the longest allowed): no window, refill or block ends within the test,
+    // so allowed and remaining do not depend on when it runs; resetMs does, and is not compared.
+    const year = 366 * 86_400_000
+    const algorithms: Algorithm[] = [
+      fixedWindow({ limit: 6, windowMs: year }),
+      fixedWindow({ limit: 9, windowMs: year }),
+      slidingLog({ limit: 5, windowMs: year }),
+      tokenBucket({ capacity: 7, refillRate: 1, refillIntervalMs: year }),
+      compound([
+        fixedWindow({ limit: 8, windowMs: year }),
+        slidingLog({ limit: 6, windowMs: year }),
+      ]),
+    ]
+    const redis = new RedisStore({ client: storeClient.client, prefix: `seeded-run-${++run}:` })
+    const memory = new MemoryStore({ clock: () => 1_800_000_000_000 })
+    let seed = 20_261_202
+    const random = (n: number) => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648
+      return seed % n
+    }
+    type Op = {
+      kind: 'decide' | 'peek' | 'refund' | 'block'
+      key: string
+      a: Algorithm
+      cost: number
+    }
+    const apply = (store: RedisStore | MemoryStore, op: Op): Promise<unknown> =>
+      op.kind === 'decide'
+        ? store.decide(op.key, op.a, op.cost)
+        : op.kind === 'peek'
+          ? store.peek(op.key, op.a, op.cost)
+          : op.kind === 'refund'
+            ? store.refund(op.key, op.a, op.cost)
+            : store.block(op.key, op.a, year)
+    const shape = (x: unknown) => {
+      if (x === undefined) return undefined
+      const d = x as Decision
+      return [d.allowed, d.limit, d.remaining, d.parts?.map((p) => [p.allowed, p.remaining])]
+    }
+    const runs: number[] = []
+    const watch = await monitor(server.url, (args, source) => {
+      if (source !== 'lua' && args[0]?.toLowerCase() === 'evalsha') {
+        for (let i = 3; i < args.length; i++) if (args[i] === 'x') runs.push(Number(args[i + 1]))
+      }
+    })
+    try {
+      let ops = 0
+      for (let turn = 0; turn < 80; turn++) {
+        const batch: Op[] = []
+        const size = 1 + random(40)
+        // Mostly one limiter per turn, as on a server with one route; sometimes several.
+        const few = algorithms.filter(() => random(3) === 0)
+        const pool = few.length > 0 ? few : [algorithms[random(algorithms.length)]!]
+        for (let i = 0; i < size; i++) {
+          const a = pool[random(pool.length)]!
+          const roll = random(40)
+          const kind = roll < 30 ? 'decide' : roll < 34 ? 'peek' : roll < 39 ? 'refund' : 'block'
+          const key = `k${random(turn < 40 ? 6 : 40)}`
+          batch.push({ kind, key, a, cost: roll % 7 === 0 ? 2 : 1 })
+        }
+        const fromRedis = await Promise.all(batch.map((op) => apply(redis, op)))
+        const fromMemory: unknown[] = []
+        for (const op of batch) fromMemory.push(await apply(memory, op))
+        expect(fromRedis.map(shape), `turn ${turn}`).toEqual(fromMemory.map(shape))
+        ops += batch.length
+      }
+      expect(ops).toBeGreaterThan(1000)
+      // The run form was really exercised, long runs included.
+      await expect.poll(() => runs.length).toBeGreaterThan(50)
+      expect(Math.max(...runs)).toBeGreaterThan(5)
     } finally {
       await watch.stop()
     }

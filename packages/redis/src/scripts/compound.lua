@@ -10,6 +10,8 @@
 --   ARGV  code   d = decide, p = peek, r = refund (every member), b = block (upper case: the long form;
 --                lower case: the short form, these two fields only: now, n, m and the
 --                members are the previous op's, see include/compound-ops.lua)
+--                x = a run of `count` (in cost's place) decides of cost 1, each as a short
+--                form would be: two ARGV for all of them
 --         cost   cost units of the request (positive integer <= every member's limit; '' for b)
 --         now    integer epoch ms of an injected test clock, or '' for the server's TIME
 --                (sec * 1000 + floor(usec / 1000), read once per call)

@@ -6,6 +6,8 @@
 --   ARGV  code   d = decide, p = peek, r = refund, b = block (upper case: the long form;
 --                lower case: the short form, these two fields only: now, n and the params
 --                are the previous op's, see include/ops.lua)
+--                x = a run of `count` (in cost's place) decides of cost 1, each as a short
+--                form would be: two ARGV for all of them
 --         cost   cost units of the request (positive integer <= the limit; '' for b)
 --         now    integer epoch ms of an injected test clock, or '' for the server's TIME
 --                (sec * 1000 + floor(usec / 1000), read once per call)
