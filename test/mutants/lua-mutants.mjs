@@ -126,9 +126,9 @@ export const EQUIVALENT = [
   },
   {
     file: 'packages/redis/src/scripts/include/prelude.lua',
-    line: /^\s*if \(resetMs \+ 1\) \* m < TWO_POW_53 then/,
+    line: /^\s*if \(resetMs \+ 1\) \* m < TWO_POW_52 then/,
     op: '< -> <=',
-    why: 'at (resetMs + 1) * m = 2^53 the packed reply is at most 2^53 - 1, still exact: the client decodes the same Decision',
+    why: 'at (resetMs + 1) * m = 2^52 the packed reply is at most 2^52 - 1, still below the bound the client takes: it decodes the same Decision',
   },
 ]
 

@@ -103,8 +103,12 @@ const MEMBER_CODE = {
   tokenBucket: 'tb',
 } as const satisfies Record<RateAlgorithmKind, string>
 
-/** 2^53: packed replies stay below it, so every number involved is an exact integer. */
-const TWO_POW_53 = 9_007_199_254_740_992
+/**
+ * 2^52: the scripts pack an admission only below it (include/prelude.lua), where every client's
+ * integer decoder is exact (node-redis and ioredis 6 round within 48 of 2^53) and the split
+ * below is exact too; a reply at or above it is not one of ours.
+ */
+const TWO_POW_52 = 4_503_599_627_370_496
 
 /**
  * Lease ids: 96 random bits per process, then a counter, so no two processes (or stores) ever
@@ -129,7 +133,7 @@ function replyError(reply: unknown): TollgateError {
 function toDecision(reply: unknown, limit: number): Decision {
   if (typeof reply === 'number') {
     const m = limit + 1
-    if (Number.isSafeInteger(reply) && reply >= 0 && reply < TWO_POW_53 - m) {
+    if (Number.isSafeInteger(reply) && reply >= 0 && reply < TWO_POW_52) {
       // The float quotient can round up to the next integer; one correction makes it exact.
       let resetMs = Math.floor(reply / m)
       let remaining = reply - resetMs * m

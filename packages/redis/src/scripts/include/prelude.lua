@@ -21,10 +21,13 @@ local function clockOf(arg)
 end
 
 local find, sub, format, floor, ceil = string.find, string.sub, string.format, math.floor, math.ceil
-local TWO_POW_53 = 9007199254740992
+-- Packed replies stay below 2^52: node-redis and ioredis 6 decode an integer digit by digit as
+-- `n * 10 + byte - 48`, whose intermediate `n * 10 + byte` rounds once the number is within 48
+-- of 2^53 (9007199254740981 arrives as ...980); below 2^52 every client reads it exactly.
+local TWO_POW_52 = 4503599627370496
 
 -- One decision as a reply (integers only, each below 2^53). An admission, when
--- (resetMs + 1) * (limit + 1) < 2^53, is the single integer resetMs * (limit + 1) + remaining
+-- (resetMs + 1) * (limit + 1) < 2^52, is the single integer resetMs * (limit + 1) + remaining
 -- (an integer is far cheaper for Redis to reply than an array), else the array
 -- {remaining, resetMs} (every element of an array costs Redis about as much as a small reply);
 -- a denial is the array {0, remaining, resetMs, retryAfterMs}. The limit is the caller's own:
@@ -32,7 +35,7 @@ local TWO_POW_53 = 9007199254740992
 local function reply(limit, allowed, remaining, resetMs, retryAfterMs)
   if allowed then
     local m = limit + 1
-    if (resetMs + 1) * m < TWO_POW_53 then return resetMs * m + remaining end
+    if (resetMs + 1) * m < TWO_POW_52 then return resetMs * m + remaining end
     return { remaining, resetMs }
   end
   return { 0, remaining, resetMs, retryAfterMs }
