@@ -32,6 +32,9 @@ export default defineConfig({
     ...base.test,
     globalSetup: ['./test/mutants/global-setup-standalone.ts'],
     maxWorkers: 1,
+    // TOLLGATE_MUTATION_TEST_TIMEOUT (ms): the instrumented code of memory-store.ts's hot path
+    // (hashKey, touch, the key index) makes "a million admits" run past the usual 20 s.
+    testTimeout: Number(process.env.TOLLGATE_MUTATION_TEST_TIMEOUT ?? base.test?.testTimeout),
     // Under Stryker (which sets STRYKER_MUTATOR_WORKER in its test runner processes) the test
     // files of one mutant share a worker and its module cache: each file otherwise imports
     // express, fastify and both Redis clients anew, 1-2 s of the few seconds a mutant costs.
