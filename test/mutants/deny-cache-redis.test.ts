@@ -87,6 +87,19 @@ describe('deny cache on a real RedisStore', () => {
     expect(smaller).toEqual({ value: decision(true, 5, 0, 59_000, 0), calls: 1 })
   })
 
+  it('keeps a cached denial through a peek at another limit that Redis admits', async () => {
+    // Only the limiter's own admission changes the state a denial was computed from; a peek
+    // consumes nothing, so the next limit() is still the cache's to answer.
+    const limiter = makeLimiter(2)
+    await limiter.limit('peeked')
+    await limiter.limit('peeked')
+    expect((await counted(() => limiter.limit('peeked'))).value.allowed).toBe(false)
+    const wider = await counted(() => limiter.peek('peeked', { limit: 5 }))
+    expect(wider).toMatchObject({ value: { allowed: true, limit: 5, remaining: 2 }, calls: 1 })
+    const again = await counted(() => limiter.limit('peeked'))
+    expect(again).toMatchObject({ value: { allowed: false, remaining: 0 }, calls: 0 })
+  })
+
   it("times cached denials with the RedisStore's injected clock", async () => {
     // X7: RedisStore exposes its clock; a deny cache timed with Date.now would keep denying for
     // 59 s of real time after the injected clock has entered the next window.
