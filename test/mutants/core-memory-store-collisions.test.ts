@@ -5,30 +5,16 @@
  * so an attacker choosing keys could make them; these tests make them on purpose.
  *
  * White-box on purpose: the hash depends on the store's random seed, so the test reads the seed
- * and searches with a copy of hashKey; it first checks through the index that the two keys really
+ * and searches with the store's own hashKey (exported for tests); it first checks through the index that the two keys really
  * collide, so a change to the hash fails here loudly instead of leaving the test aimed at nothing.
  */
 import { fixedWindow, MemoryStore } from '@tollgate/core'
 import { describe, expect, it } from 'vitest'
+import { hashKey } from '../../packages/core/src/memory-store.js'
 
 interface Internals {
   seed: number
   index: Int32Array
-}
-
-/** packages/core/src/memory-store.ts `hashKey`, copied. */
-function hashKey(k: string, ns: number, seed: number): number {
-  let h = seed ^ Math.imul(ns + 1, 0x9e3779b1)
-  for (let i = 0; i < k.length; i++) {
-    h = Math.imul(h ^ k.charCodeAt(i), 0x5bd1e995)
-    h ^= h >>> 15
-  }
-  h ^= h >>> 16
-  h = Math.imul(h, 0x85ebca6b)
-  h ^= h >>> 13
-  h = Math.imul(h, 0xc2b2ae35)
-  h ^= h >>> 16
-  return h
 }
 
 const FIXED_WINDOW_NS = 0 // KIND_INDEX.fixedWindow

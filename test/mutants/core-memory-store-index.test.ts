@@ -5,29 +5,15 @@
  * three in a row across the table's end too rarely.
  *
  * White-box, as test/mutants/core-memory-store-slots.test.ts is not: the test reads the store's
- * seed and computes the index's hash (a copy of `hashKey` below) to pick keys with chosen home
+ * seed and computes the index's hash (memory-store.ts `hashKey`, exported for tests) to pick keys with chosen home
  * buckets, then deletes one (reset) and checks every other key still finds its state. A wrong
  * deletion loses a key (its next decision starts from a fresh state) or leaves a dead entry that
- * fills the index (counted from the store's `index`). If `hashKey` changes, copy it again: the
- * first test checks the copy against the store's own placement.
+ * fills the index (counted from the store's `index`). The first test checks that the keys land
+ * where `hashKey` says, so a change of layout fails loudly.
  */
 import { fixedWindow, MemoryStore } from '@tollgate/core'
 import { describe, expect, it } from 'vitest'
-
-/** A copy of memory-store.ts `hashKey`. */
-function hashKey(k: string, ns: number, seed: number): number {
-  let h = seed ^ Math.imul(ns + 1, 0x9e3779b1)
-  for (let i = 0; i < k.length; i++) {
-    h = Math.imul(h ^ k.charCodeAt(i), 0x5bd1e995)
-    h ^= h >>> 15
-  }
-  h ^= h >>> 16
-  h = Math.imul(h, 0x85ebca6b)
-  h ^= h >>> 13
-  h = Math.imul(h, 0xc2b2ae35)
-  h ^= h >>> 16
-  return h
-}
+import { hashKey } from '../../packages/core/src/memory-store.js'
 
 interface Inside {
   readonly seed: number

@@ -25,6 +25,7 @@ import {
   tokenBucket,
 } from '@tollgate/core'
 import { describe, expect, it } from 'vitest'
+import { hashKey } from '../../packages/core/src/memory-store.js'
 
 const L = 1_000_000
 const W = 60_000
@@ -294,27 +295,13 @@ describe('MemoryStore: a refund that brings a state’s expiry forward, at maxKe
 describe('MemoryStore key index: a deletion where a probe run wraps from the last pair to the first', () => {
   // White-box on purpose: which pair a key lands in depends on the store's random hash seed, so
   // the seeded sequences above reach a run that wraps past the end of the index only now and then.
-  // These tests read the seed, pick keys with a copy of hashKey, and check through `index` that
+  // These tests read the seed, pick keys with memory-store.ts's hashKey, and check through `index` that
   // the keys sit where they were aimed: a change to the hash or the layout fails here, loudly,
   // instead of leaving the tests aimed at nothing.
   interface Internals {
     seed: number
     index: Int32Array
     indexMask: number
-  }
-  /** packages/core/src/memory-store.ts `hashKey`, copied. */
-  function hashKey(k: string, ns: number, seed: number): number {
-    let h = seed ^ Math.imul(ns + 1, 0x9e3779b1)
-    for (let i = 0; i < k.length; i++) {
-      h = Math.imul(h ^ k.charCodeAt(i), 0x5bd1e995)
-      h ^= h >>> 15
-    }
-    h ^= h >>> 16
-    h = Math.imul(h, 0x85ebca6b)
-    h ^= h >>> 13
-    h = Math.imul(h, 0xc2b2ae35)
-    h ^= h >>> 16
-    return h
   }
   const FIXED_WINDOW_NS = 0 // KIND_INDEX.fixedWindow
   const PAIRS = 2048 // the index's first size
