@@ -8,14 +8,21 @@
  */
 import { RedisSessionStore } from '@tollgate/session'
 import type { SessionData } from 'express-session'
-import { createCluster, type RedisClusterType } from 'redis'
+import type { RedisClusterType } from 'redis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   type RedisReplicaCluster,
   rawCommand,
   startRedisReplicaCluster,
 } from './support/redis-server.js'
-import { commandCalls, keyPerMaster, masterOf, within } from './support/replicas.js'
+import {
+  commandCalls,
+  connectUsingReplicas,
+  keyPerMaster,
+  masterOf,
+  replicaGets,
+  within,
+} from './support/replicas.js'
 
 const PREFIX = 'test-session-replicas:'
 let servers: RedisReplicaCluster
@@ -31,12 +38,7 @@ function sessionOf(user: string | undefined, n: number): SessionData {
 
 beforeAll(async () => {
   servers = await startRedisReplicaCluster()
-  cluster = createCluster({
-    rootNodes: servers.ports.map((port) => ({ url: `redis://127.0.0.1:${port}` })),
-    useReplicas: true,
-  })
-  cluster.on('error', () => {})
-  await cluster.connect()
+  cluster = await connectUsingReplicas(servers)
 })
 
 afterAll(async () => {
@@ -49,11 +51,10 @@ describe('RedisSessionStore on a node-redis Cluster with useReplicas', () => {
     // The set-up does route read-only calls to replicas: the client knows all three, and two
     // read-only GETs of one slot reach its replica (node-redis takes master and replica in turn).
     expect(cluster.replicas).toHaveLength(3)
-    const reads = () => servers.replicas.reduce((sum, r) => sum + commandCalls(r, 'get'), 0)
-    const before = reads()
+    const before = replicaGets(servers)
     await cluster.sendCommand('probe', true, ['GET', 'probe'])
     await cluster.sendCommand('probe', true, ['GET', 'probe'])
-    expect(reads()).toBe(before + 1)
+    expect(replicaGets(servers)).toBe(before + 1)
 
     const store = new RedisSessionStore({
       client: cluster,
@@ -98,7 +99,7 @@ describe('RedisSessionStore on a node-redis Cluster with useReplicas', () => {
       for (const replica of servers.replicas) replica.thaw()
     }
     // Thawed, the replicas still count no read and no script call: none was ever sent to them.
-    expect(reads()).toBe(before + 1)
+    expect(replicaGets(servers)).toBe(before + 1)
     for (const replica of servers.replicas) {
       expect(commandCalls(replica, 'evalsha') + commandCalls(replica, 'eval')).toBe(0)
     }

@@ -4,6 +4,7 @@
  * replica would never answer.
  */
 import { execFileSync } from 'node:child_process'
+import { createCluster, type RedisClusterType } from 'redis'
 import { hashSlot } from '../../packages/redis/src/client.js'
 import type { RedisReplicaCluster, RedisServer } from './redis-server.js'
 
@@ -83,4 +84,30 @@ export async function within<T>(ms: number, what: string, promise: Promise<T>): 
   } finally {
     clearTimeout(timer)
   }
+}
+
+/**
+ * A node-redis Cluster client on `servers` with `useReplicas`, connected: read-only calls may go
+ * to a replica, which is what the replica tests need to rule out for writes.
+ */
+export async function connectUsingReplicas(
+  servers: RedisReplicaCluster,
+): Promise<RedisClusterType> {
+  // Typed at the call, as the tests declare their client: createCluster infers its modules from it.
+  const cluster: RedisClusterType = createCluster({
+    rootNodes: servers.ports.map((port) => ({ url: `redis://127.0.0.1:${port}` })),
+    useReplicas: true,
+  })
+  cluster.on('error', () => {})
+  await cluster.connect()
+  return cluster
+}
+
+/**
+ * How many GETs the replicas have answered: two read-only GETs of one slot through `cluster`
+ * add one (node-redis takes master and replica in turn), which shows the set-up really routes
+ * read-only calls to replicas.
+ */
+export function replicaGets(servers: RedisReplicaCluster): number {
+  return servers.replicas.reduce((sum, r) => sum + commandCalls(r, 'get'), 0)
 }

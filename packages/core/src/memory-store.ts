@@ -1297,10 +1297,11 @@ export class MemoryStore implements Store {
 }
 
 /**
- * The index's hash of a stored key in a namespace (exported for the white-box tests of test/mutants only): seeded per store (a client choosing keys cannot
+ * The index's hash of a stored key in a namespace: seeded per store (a client choosing keys cannot
  * aim them at one probe run of another process), a multiply-xorshift step per UTF-16 unit, then
  * murmur3's finalizer so the low bits (the bucket) depend on every unit. Stored keys are at most
- * 44 units (longer ones are hashed first), so this is a short loop.
+ * 44 units (longer ones are hashed first), so this is a short loop. Exported for the white-box
+ * index tests of test/mutants only (not from the package).
  */
 export function hashKey(k: string, ns: number, seed: number): number {
   let h = seed ^ Math.imul(ns + 1, 0x9e3779b1)

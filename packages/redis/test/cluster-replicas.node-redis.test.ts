@@ -7,14 +7,21 @@
  */
 import { fixedWindow } from '@tollgate/core'
 import { RedisStore, stateKey } from '@tollgate/redis'
-import { createCluster, type RedisClusterType } from 'redis'
+import type { RedisClusterType } from 'redis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   type RedisReplicaCluster,
   rawCommand,
   startRedisReplicaCluster,
 } from '../../../test/support/redis-server.js'
-import { commandCalls, keyPerMaster, masterOf, within } from '../../../test/support/replicas.js'
+import {
+  commandCalls,
+  connectUsingReplicas,
+  keyPerMaster,
+  masterOf,
+  replicaGets,
+  within,
+} from '../../../test/support/replicas.js'
 
 const PREFIX = 't-replicas:'
 let servers: RedisReplicaCluster
@@ -22,12 +29,7 @@ let cluster: RedisClusterType
 
 beforeAll(async () => {
   servers = await startRedisReplicaCluster()
-  cluster = createCluster({
-    rootNodes: servers.ports.map((port) => ({ url: `redis://127.0.0.1:${port}` })),
-    useReplicas: true,
-  })
-  cluster.on('error', () => {})
-  await cluster.connect()
+  cluster = await connectUsingReplicas(servers)
 })
 
 afterAll(async () => {
@@ -40,11 +42,10 @@ describe('RedisStore on a node-redis Cluster with useReplicas', () => {
     // The set-up does route read-only calls to replicas: the client knows all three, and two
     // read-only GETs of one slot reach its replica (node-redis takes master and replica in turn).
     expect(cluster.replicas).toHaveLength(3)
-    const reads = () => servers.replicas.reduce((sum, r) => sum + commandCalls(r, 'get'), 0)
-    const before = reads()
+    const before = replicaGets(servers)
     await cluster.sendCommand('probe', true, ['GET', 'probe'])
     await cluster.sendCommand('probe', true, ['GET', 'probe'])
-    expect(reads()).toBe(before + 1)
+    expect(replicaGets(servers)).toBe(before + 1)
 
     const store = new RedisStore({ client: cluster, prefix: PREFIX, clock: () => 1_000 })
     const algorithm = fixedWindow({ limit: 2, windowMs: 60_000 })
