@@ -101,6 +101,9 @@ interface Group {
  */
 export const MAX_OPS_PER_CALL = 500
 
+/** The most ops of one reply settled in one go (see Batcher's #settleFrom). */
+export const SETTLE_SLICE = 32
+
 /**
  * Gathers the ops issued in one event-loop turn and sends them as one script call per script
  * and Cluster slot (packages/redis/README.md, "Batching"). The scripts loop over their ops in issue
@@ -183,6 +186,34 @@ export class Batcher {
     }
   }
 
+  /**
+   * Settles `ops` from index `from` (their replies from `at`), at most SETTLE_SLICE of them now.
+   * The rest wait for a later check phase, and before they settle, what the callers settled so
+   * far have issued meanwhile is sent. Why: Redis sits idle from the moment it sends a reply
+   * until the client's next call arrives, and the client cannot send while it settles. Settled
+   * all at once, a reply of 100 ops makes the two take turns (`bench:micro`, 100 in flight:
+   * Node idle 65% of the time); in slices, Redis runs the first slice's next call while the
+   * client settles the second. The ops issued in one turn still go in one call; a caller of a
+   * later slice waits about as long as it would have for its place in the microtask queue.
+   */
+  // biome-ignore lint/suspicious/noExplicitAny: see Group
+  #settleFrom(ops: readonly Op<any, any>[], reply: readonly unknown[], from: number, at: number) {
+    const end = Math.min(ops.length, from + SETTLE_SLICE)
+    let i = from
+    for (; i < end; i++) {
+      const op = ops[i]!
+      op.settle(reply, at)
+      at += op.width
+    }
+    if (i === ops.length) return
+    const next = i
+    const nextAt = at
+    setImmediate(() => {
+      this.flush()
+      this.#settleFrom(ops, reply, next, nextAt)
+    })
+  }
+
   // biome-ignore lint/suspicious/noExplicitAny: see Group
   #send(script: RedisScript, ops: readonly Op<any, any>[]): void {
     let keys: readonly string[]
@@ -233,11 +264,7 @@ export class Batcher {
           for (const op of ops) op.reject(error)
           return
         }
-        let at = 0
-        for (const op of ops) {
-          op.settle(value, at)
-          at += op.width
-        }
+        this.#settleFrom(ops, value, 0, 0)
       },
       (error: unknown) => {
         // The batch failed as a whole (connection lost, timeout, script error): every caller

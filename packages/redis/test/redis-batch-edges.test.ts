@@ -9,7 +9,7 @@ import { RedisStore } from '@tollgate/redis'
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type RedisServer, startRedisServer } from '../../../test/support/redis-server.js'
-import { Batcher, MAX_OPS_PER_CALL } from '../src/batch.js'
+import { Batcher, MAX_OPS_PER_CALL, SETTLE_SLICE } from '../src/batch.js'
 import { adaptClient, luaScript } from '../src/client.js'
 
 let server: RedisServer
@@ -93,6 +93,42 @@ describe('Batcher replies', () => {
       batcher.submit(script, [], [i], undefined, '', each, undefined),
     )
   }
+
+  it('settles a reply of more than SETTLE_SLICE ops in slices, sending what the callers of a slice issued before settling the next', async () => {
+    const redis = adaptClient(client)
+    const calls: number[] = []
+    const batcher = new Batcher(
+      (s, keys, args) => {
+        calls.push(args.length)
+        return redis.runScript(s, keys, args)
+      },
+      undefined,
+      true,
+    )
+    // Each op's ARGV is its own index and the script answers with its ARGV: every caller must
+    // get back its own index. Every caller of the first call issues one more op when answered.
+    const script = luaScript(`edge_${++run}`, 'return ARGV')
+    const n = 2 * SETTLE_SLICE + 1
+    const callsSeenBySlice: number[] = []
+    const followUps: Array<Promise<unknown>> = []
+    const got = await Promise.all(
+      Array.from({ length: n }, (_, i) =>
+        batcher.submit(script, [], [i], undefined, '', each, undefined).then((value) => {
+          callsSeenBySlice[Math.floor(i / SETTLE_SLICE)] = calls.length
+          followUps.push(batcher.submit(script, [], [n + i], undefined, '', each, undefined))
+          return value
+        }),
+      ),
+    )
+    expect(got).toEqual(Array.from({ length: n }, (_, i) => String(i)))
+    expect(await Promise.all(followUps)).toEqual(
+      Array.from({ length: n }, (_, i) => String(n + i)),
+    )
+    // The first slice settles with only the first call sent; each later slice after the ops of
+    // the slice before it went out, one call per slice (each slice's ops come from one turn).
+    expect(callsSeenBySlice).toEqual([1, 2, 3])
+    expect(calls).toEqual([n, SETTLE_SLICE, SETTLE_SLICE, 1])
+  })
 
   it('fails every op of a call whose script answers with more elements than ops', async () => {
     const ops = queue('return {1, 2, 3}', 2)
