@@ -1,12 +1,42 @@
-/** Load generation: autocannon for throughput, a plain keep-alive client for the exactness check. */
+/**
+ * Load generation: wrk (when on PATH) or autocannon for throughput, a plain keep-alive client for
+ * the exactness check.
+ */
+import { execFileSync, spawn } from 'node:child_process'
 import http from 'node:http'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
+
+/**
+ * Which load generator drives the measured runs: `BENCH_LOADER`, `autocannon` (the default, the
+ * figures of every earlier run) or `wrk` (Debian's wrk 4, a C program: on 2 cores it leaves the
+ * server and Redis much more of the machine than autocannon, a Node process of its own).
+ */
+export type Loader = 'wrk' | 'autocannon'
+export function pickLoader(): Loader {
+  const wanted = process.env.BENCH_LOADER
+  if (wanted === undefined || wanted === '' || wanted === 'autocannon') return 'autocannon'
+  if (wanted !== 'wrk')
+    throw new RangeError(`BENCH_LOADER must be wrk or autocannon, got ${wanted}`)
+  try {
+    execFileSync('wrk', ['--version'], { stdio: 'ignore' })
+  } catch (error) {
+    // wrk --version exits 1 after printing its version; only a missing binary is an error here.
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw new Error('BENCH_LOADER=wrk, but wrk is not on PATH (Debian: apt-get install wrk)')
+    }
+  }
+  return 'wrk'
+}
+
+const wrkScript = join(dirname(fileURLToPath(import.meta.url)), 'wrk.lua')
 
 export interface LoadResult {
   seconds: number
   requests: number
   reqPerSec: number
-  /** ms; autocannon records whole milliseconds. */
+  /** ms; autocannon records whole milliseconds, wrk microseconds. */
   p50: number
   p99: number
   status2xx: number
@@ -23,13 +53,72 @@ export function addressPool(size: number): string[] {
   return pool
 }
 
-export async function load(options: {
+interface LoadOptions {
   port: number
   seconds: number
   connections: number
   /** When given, each request carries the next address of the pool in X-Forwarded-For. */
   pool?: string[]
-}): Promise<LoadResult> {
+  loader: Loader
+}
+
+export function load(options: LoadOptions): Promise<LoadResult> {
+  return options.loader === 'wrk' ? loadWrk(options) : loadAutocannon(options)
+}
+
+/**
+ * One wrk run, one thread, `connections` keep-alive connections. The pool is rebuilt inside wrk
+ * (src/wrk.lua, same addresses as addressPool) from its size. Latency percentiles come in µs.
+ */
+function loadWrk(options: LoadOptions): Promise<LoadResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      'wrk',
+      [
+        '-t1',
+        `-c${options.connections}`,
+        `-d${options.seconds}s`,
+        '--timeout',
+        '10s',
+        '-s',
+        wrkScript,
+        `http://127.0.0.1:${options.port}/`,
+      ],
+      {
+        env: { ...process.env, TOLLGATE_WRK_POOL: String(options.pool?.length ?? 0) },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    )
+    let out = ''
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString()
+    })
+    child.once('error', reject)
+    child.once('exit', (code) => {
+      const line = /^TOLLGATE_WRK (\{.*\})$/m.exec(out)
+      if (code !== 0 || !line) {
+        reject(new Error(`wrk exited ${code}: ${out.slice(-500)}`))
+        return
+      }
+      const r = JSON.parse(line[1]!) as Record<string, number>
+      const seconds = r.duration_us! / 1e6
+      resolve({
+        seconds,
+        requests: r.requests!,
+        reqPerSec: r.requests! / seconds,
+        p50: r.p50_us! / 1000,
+        p99: r.p99_us! / 1000,
+        status2xx: r.s2xx!,
+        status429: r.s429!,
+        statusOther: r.other!,
+        errors: r.connect! + r.read! + r.write!,
+        timeouts: r.timeout!,
+      })
+    })
+  })
+}
+
+async function loadAutocannon(options: LoadOptions): Promise<LoadResult> {
   const { pool } = options
   let next = 0
   const result = await autocannon({

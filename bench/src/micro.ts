@@ -5,14 +5,20 @@
  * and node-redis): a raw EVALSHA of `return 1`, one per decision. RedisStore runs with batching on
  * (the default) and off; Redis server CPU per decision comes from INFO's used_cpu_user/sys deltas.
  * Heap figures come from a fresh child process per limiter (`--heap <name>`).
+ *
+ * The Redis client libraries are imported only by the Redis section, so a memory contender's
+ * child has loaded nothing but its own library: with node-redis loaded (and unused) in the same
+ * process, V8 stopped inlining MemoryStore's index lookup and tollgate's sync path over 100,000
+ * keys measured 1.4-1.5x express-rate-limit instead of 2.0-2.3x (session 8, 3 interleaved
+ * children each); express-rate-limit's own figure did not move.
  */
 import { fork } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
-import { Redis } from 'ioredis'
-import { createClient } from 'redis'
+import type { Redis } from 'ioredis'
+import type { createClient } from 'redis'
 import { buildPackages } from './build.js'
 import { ALGORITHMS } from './contenders.js'
 import { describeMachine, machineInfo, median } from './machine.js'
@@ -513,9 +519,11 @@ async function connect(
   close(): void
 }> {
   if (library === 'ioredis') {
+    const { Redis } = await import('ioredis')
     const client = new Redis(url)
     return { client, close: () => client.disconnect() }
   }
+  const { createClient } = await import('redis')
   const client = createClient({ url })
   client.on('error', () => {})
   await client.connect()
@@ -544,6 +552,7 @@ async function concurrentRate(
 }
 
 async function redisBench(url: string): Promise<MicroResults['redis']> {
+  const { Redis } = await import('ioredis')
   const admin = new Redis(url)
   const keys = keyList(settings.redisKeys, 'micro:10.')
   const series = new Map<string, Record<string, number[]>>()

@@ -142,7 +142,7 @@ function targetRows(http: BenchResults): string[] {
               ? `NOT met; out of reach in this run (bare itself: ${num(ceiling, 2)})`
               : 'NOT met'
         rows.push(
-          `| ${scenario} | ${t.what} (req/s; p50/p99 ${num(a.p50)}/${num(a.p99)} vs ${num(b.p50)}/${num(b.p99)} ms) | ≥ ${t.min} | ${num(ratio, 2)} (bare ${num(ceiling, 2)}) | ${verdict} |`,
+          `| ${scenario} | ${t.what} (req/s; p50/p99 ${num(a.p50, 2)}/${num(a.p99, 2)} vs ${num(b.p50, 2)}/${num(b.p99, 2)} ms) | ≥ ${t.min} | ${num(ratio, 2)} (bare ${num(ceiling, 2)}) | ${verdict} |`,
         )
       }
       for (const t of CPU_TARGETS) {
@@ -208,7 +208,7 @@ function scenarioTable(rows: ScenarioSummary[]): string[] {
   ]
   for (const s of rows) {
     out.push(
-      `| ${s.label} | ${num(s.reqPerSec)} | ${num(s.ratioToBare, 2)} | ${num(s.p50)} | ${num(s.p99)} | ${s.status2xx} | ${s.status429} | ${s.statusOther} | ${num(s.cpuUsPerRequest, 1)} | ${s.library === 'bare' ? '–' : num(cpuOverBare(s, rows), 1)} | ${num(s.redisCommandsPerRequest, 3)} | ${num(s.redisUsecPerCall, 2)} | ${num(s.redisCpuUsPerRequest, 2)} | ${s.limited ? `${s.limited.ok ? 'yes' : '**NO**'}: ${s.limited.note}` : '–'} |`,
+      `| ${s.label} | ${num(s.reqPerSec)} | ${num(s.ratioToBare, 2)} | ${num(s.p50, 2)} | ${num(s.p99, 2)} | ${s.status2xx} | ${s.status429} | ${s.statusOther} | ${num(s.cpuUsPerRequest, 1)} | ${s.library === 'bare' ? '–' : num(cpuOverBare(s, rows), 1)} | ${num(s.redisCommandsPerRequest, 3)} | ${num(s.redisUsecPerCall, 2)} | ${num(s.redisCpuUsPerRequest, 2)} | ${s.limited ? `${s.limited.ok ? 'yes' : '**NO**'}: ${s.limited.note}` : '–'} |`,
     )
   }
   // Batch sizes: how many keys each script call carried (one per decision for a rate algorithm).
@@ -233,7 +233,7 @@ function httpSection(http: BenchResults, source: string): string[] {
     '',
     `Source: \`${source}\`. Machine: ${describeMachine(http.machine)}; run ${http.machine.date}.`,
     `${st.rounds} interleaved round(s) per scenario, ${st.warmup}s warm-up + ${st.seconds}s measured per run, ` +
-      `${st.connections} connections (autocannon), medians over rounds. Limits: \`single\` and \`multi\` ` +
+      `${st.connections} connections (${st.loader ?? 'autocannon'}), medians over rounds. Limits: \`single\` and \`multi\` ` +
       `${num(st.hugeLimit as number)} per ${num((st.windowMs as number) / 1000)}s (never reached), \`flood\` ` +
       `${st.floodLimit} per ${num((st.windowMs as number) / 1000)}s; \`multi\` rotates ${num(st.clients as number)} X-Forwarded-For addresses.`,
     '',

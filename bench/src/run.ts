@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url'
 import { Redis } from 'ioredis'
 import { buildPackages } from './build.js'
 import { allContenders, headersOf } from './contenders.js'
-import { addressPool, exactnessCheck, load, probeHeaders } from './load.js'
+import { addressPool, exactnessCheck, load, pickLoader, probeHeaders } from './load.js'
 import { describeMachine, machineInfo, median } from './machine.js'
 import type {
   ChildMessage,
@@ -237,6 +237,8 @@ async function main(): Promise<void> {
       `about ${Math.ceil(estimate / 60)} min`,
   )
 
+  const loader = pickLoader()
+  console.log(`load generator: ${loader}`)
   const skipped = new Map<string, string>()
   const records: RunRecord[] = []
   const pool = addressPool(settings.clients)
@@ -271,6 +273,7 @@ async function main(): Promise<void> {
           const common = {
             port: server.port,
             connections: settings.connections,
+            loader,
             ...(scenario === 'multi' ? { pool } : {}),
           }
           // What the contender really sends: a 200 in `single` (before any load), a 429 in
@@ -392,6 +395,7 @@ async function main(): Promise<void> {
       warmup: settings.warmup,
       rounds: settings.rounds,
       connections: settings.connections,
+      loader,
       clients: settings.clients,
       checkClients: settings.checkClients,
       windowMs: settings.windowMs,
