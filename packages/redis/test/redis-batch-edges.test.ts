@@ -121,9 +121,7 @@ describe('Batcher replies', () => {
       ),
     )
     expect(got).toEqual(Array.from({ length: n }, (_, i) => String(i)))
-    expect(await Promise.all(followUps)).toEqual(
-      Array.from({ length: n }, (_, i) => String(n + i)),
-    )
+    expect(await Promise.all(followUps)).toEqual(Array.from({ length: n }, (_, i) => String(n + i)))
     // The first slice settles with only the first call sent; each later slice after the ops of
     // the slice before it went out, one call per slice (each slice's ops come from one turn).
     expect(callsSeenBySlice).toEqual([1, 2, 3])
