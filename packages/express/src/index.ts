@@ -116,10 +116,9 @@ function facts(req: Request): RequestFacts {
     ip: req.ip,
     accept: req.headers.accept,
     forwardedFor: req.headers['x-forwarded-for'] !== undefined,
-    // Read only until the once-only trust-proxy checks are done.
-    get trustProxy() {
-      return req.app.get('trust proxy')
-    },
+    // A plain value, not a getter: a getter's closure holds the request, and V8 then came to
+    // keep every request past its young generation (see the Fastify adapter's facts()).
+    trustProxy: req.app.get('trust proxy'),
   }
 }
 
