@@ -16,6 +16,9 @@ const num = (n: number | undefined | null, digits = 0): string =>
   n === undefined || n === null || !Number.isFinite(n)
     ? '–'
     : n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits })
+/** Latency in ms: whole ms as such (autocannon), finer ones (wrk, µs) with two decimals. */
+const ms = (n: number | undefined | null): string =>
+  num(n, n == null || Number.isInteger(n) ? 0 : 2)
 
 /** The req/s targets of issue 9, item 4 (numerator / denominator ≥ min, same scenario and round). */
 const TARGETS: { what: string; a: string; b: string; min: number; scenarios?: string[] }[] = [
@@ -142,7 +145,7 @@ function targetRows(http: BenchResults): string[] {
               ? `NOT met; out of reach in this run (bare itself: ${num(ceiling, 2)})`
               : 'NOT met'
         rows.push(
-          `| ${scenario} | ${t.what} (req/s; p50/p99 ${num(a.p50, 2)}/${num(a.p99, 2)} vs ${num(b.p50, 2)}/${num(b.p99, 2)} ms) | ≥ ${t.min} | ${num(ratio, 2)} (bare ${num(ceiling, 2)}) | ${verdict} |`,
+          `| ${scenario} | ${t.what} (req/s; p50/p99 ${ms(a.p50)}/${ms(a.p99)} vs ${ms(b.p50)}/${ms(b.p99)} ms) | ≥ ${t.min} | ${num(ratio, 2)} (bare ${num(ceiling, 2)}) | ${verdict} |`,
         )
       }
       for (const t of CPU_TARGETS) {
@@ -208,7 +211,7 @@ function scenarioTable(rows: ScenarioSummary[]): string[] {
   ]
   for (const s of rows) {
     out.push(
-      `| ${s.label} | ${num(s.reqPerSec)} | ${num(s.ratioToBare, 2)} | ${num(s.p50, 2)} | ${num(s.p99, 2)} | ${s.status2xx} | ${s.status429} | ${s.statusOther} | ${num(s.cpuUsPerRequest, 1)} | ${s.library === 'bare' ? '–' : num(cpuOverBare(s, rows), 1)} | ${num(s.redisCommandsPerRequest, 3)} | ${num(s.redisUsecPerCall, 2)} | ${num(s.redisCpuUsPerRequest, 2)} | ${s.limited ? `${s.limited.ok ? 'yes' : '**NO**'}: ${s.limited.note}` : '–'} |`,
+      `| ${s.label} | ${num(s.reqPerSec)} | ${num(s.ratioToBare, 2)} | ${ms(s.p50)} | ${ms(s.p99)} | ${s.status2xx} | ${s.status429} | ${s.statusOther} | ${num(s.cpuUsPerRequest, 1)} | ${s.library === 'bare' ? '–' : num(cpuOverBare(s, rows), 1)} | ${num(s.redisCommandsPerRequest, 3)} | ${num(s.redisUsecPerCall, 2)} | ${num(s.redisCpuUsPerRequest, 2)} | ${s.limited ? `${s.limited.ok ? 'yes' : '**NO**'}: ${s.limited.note}` : '–'} |`,
     )
   }
   // Batch sizes: how many keys each script call carried (one per decision for a rate algorithm).
