@@ -1,6 +1,6 @@
 /**
- * Load generation: wrk (when on PATH) or autocannon for throughput, a plain keep-alive client for
- * the exactness check.
+ * Load generation: autocannon (or wrk, with BENCH_LOADER=wrk) for throughput, a plain keep-alive
+ * client for the exactness check.
  */
 import { execFileSync, spawn } from 'node:child_process'
 import http from 'node:http'

@@ -116,8 +116,7 @@ function facts(req: Request): RequestFacts {
     ip: req.ip,
     accept: req.headers.accept,
     forwardedFor: req.headers['x-forwarded-for'] !== undefined,
-    // A plain value, not a getter: a getter's closure holds the request, and V8 then came to
-    // keep every request past its young generation (see the Fastify adapter's facts()).
+    // A value, not a getter (see RequestFacts in @tollgate/core/http).
     trustProxy: req.app.get('trust proxy'),
   }
 }

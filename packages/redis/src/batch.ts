@@ -199,18 +199,15 @@ export class Batcher {
   // biome-ignore lint/suspicious/noExplicitAny: see Group
   #settleFrom(ops: readonly Op<any, any>[], reply: readonly unknown[], from: number, at: number) {
     const end = Math.min(ops.length, from + SETTLE_SLICE)
-    let i = from
-    for (; i < end; i++) {
+    for (let i = from; i < end; i++) {
       const op = ops[i]!
       op.settle(reply, at)
       at += op.width
     }
-    if (i === ops.length) return
-    const next = i
-    const nextAt = at
+    if (end === ops.length) return
     setImmediate(() => {
       this.flush()
-      this.#settleFrom(ops, reply, next, nextAt)
+      this.#settleFrom(ops, reply, end, at)
     })
   }
 

@@ -12,7 +12,12 @@ import { checkTrustProxy, warn } from '../warnings.js'
 import { type DenialResponse, denialResponse, denialStatus } from './denial.js'
 import { type HttpConfig, limitOptionsFor } from './options.js'
 
-/** What an adapter reads from its framework's request, for the pipeline. */
+/**
+ * What an adapter reads from its framework's request, for the pipeline. Plain values, built once
+ * per request: no getter or other closure that holds the request. With a getter here, V8 came to
+ * allocate these objects in old space and every request then outlived its young generation
+ * (session 8: 1.2 MB promoted per scavenge instead of 35 KB on Fastify, a third fewer req/s).
+ */
 export interface RequestFacts {
   /** The client address as the framework resolved it (trust proxy applied): `req.ip`. */
   readonly ip: string | undefined
