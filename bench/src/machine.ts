@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process'
+import net from 'node:net'
 import os from 'node:os'
 
 export interface MachineInfo {
@@ -8,6 +10,20 @@ export interface MachineInfo {
   node: string
   redis: string
   date: string
+  /** What one small loopback write costs the writer on this host (see measureWakeCost). */
+  wakeCost?: WakeCost
+}
+
+/**
+ * µs of wall time inside `socket.write` of 300 bytes to a reader in another process, the mean of
+ * 500 writes 1 ms apart: `sleepingUs` while the reader waits in epoll, `busyUs` while it computes.
+ * On a VM, waking a sleeping process on the other core is an interrupt between virtual CPUs and
+ * can cost far more than the bytes: it is the price every Redis call and every HTTP response pays
+ * here, so it sets how much batching Redis calls can save, and why ratios move from host to host.
+ */
+export interface WakeCost {
+  sleepingUs: number
+  busyUs: number
 }
 
 export function machineInfo(redisVersion: string): MachineInfo {
@@ -24,7 +40,64 @@ export function machineInfo(redisVersion: string): MachineInfo {
 }
 
 export function describeMachine(m: MachineInfo): string {
-  return `${m.cpuModel}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.platform}, Node ${m.node}, Redis ${m.redis}`
+  const wake =
+    m.wakeCost === undefined
+      ? ''
+      : `; a 300-byte loopback write costs ${m.wakeCost.sleepingUs.toFixed(1)} µs to a sleeping reader, ${m.wakeCost.busyUs.toFixed(1)} µs to a busy one`
+  return `${m.cpuModel}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.platform}, Node ${m.node}, Redis ${m.redis}${wake}`
+}
+
+// The reader: a loopback sink on an ephemeral port that prints its port; with `spin`, it keeps
+// its thread busy in 5 ms slices (yielding between them, so it still reads).
+const READER = `
+const net = require('node:net')
+const server = net.createServer((c) => c.on('data', () => {}))
+server.listen(0, '127.0.0.1', () => console.log(server.address().port))
+if (process.argv[1] === 'spin') {
+  const spin = () => { const t = Date.now(); while (Date.now() - t < 5); setImmediate(spin) }
+  spin()
+}
+`
+
+async function writeCost(mode: 'sleep' | 'spin'): Promise<number> {
+  const child = spawn(process.execPath, ['-e', READER, mode], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+  try {
+    const port = await new Promise<number>((resolve, reject) => {
+      child.stdout.once('data', (chunk: Buffer) => resolve(Number(chunk.toString().trim())))
+      child.once('error', reject)
+      child.once('exit', (code) => reject(new Error(`wake-cost reader exited ${code}`)))
+    })
+    const socket = net.connect(port, '127.0.0.1')
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', resolve)
+      socket.once('error', reject)
+    })
+    const payload = 'x'.repeat(300)
+    const times: number[] = []
+    for (let i = 0; i < 500; i++) {
+      const start = performance.now()
+      socket.write(payload)
+      times.push((performance.now() - start) * 1000)
+      await new Promise((r) => setTimeout(r, 1))
+    }
+    socket.destroy()
+    return times.reduce((a, b) => a + b, 0) / times.length
+  } finally {
+    child.kill()
+  }
+}
+
+/** Measures WakeCost (about 1.5 s); undefined when the probe cannot run here. */
+export async function measureWakeCost(): Promise<WakeCost | undefined> {
+  try {
+    const sleepingUs = await writeCost('sleep')
+    const busyUs = await writeCost('spin')
+    return { sleepingUs, busyUs }
+  } catch {
+    return undefined
+  }
 }
 
 export function median(values: readonly number[]): number {

@@ -14,7 +14,13 @@ import { Redis } from 'ioredis'
 import { buildPackages } from './build.js'
 import { allContenders, headersOf } from './contenders.js'
 import { addressPool, exactnessCheck, load, pickLoader, probeHeaders } from './load.js'
-import { describeMachine, machineInfo, median } from './machine.js'
+import {
+  describeMachine,
+  type MachineInfo,
+  machineInfo,
+  measureWakeCost,
+  median,
+} from './machine.js'
 import type {
   ChildMessage,
   Contender,
@@ -221,7 +227,7 @@ async function main(): Promise<void> {
   if (settings.build) buildPackages(repoDir)
   const redis = await startRedis()
   const admin = new Redis(redis.url)
-  const machine = machineInfo(redis.version)
+  const machine: MachineInfo = { ...machineInfo(redis.version), wakeCost: await measureWakeCost() }
   console.log(`machine: ${describeMachine(machine)}`)
 
   let contenders = allContenders(settings.expressAlgorithms, settings.fastifyAlgorithms)
