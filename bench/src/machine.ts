@@ -89,7 +89,12 @@ async function writeCost(mode: 'sleep' | 'spin'): Promise<number> {
   }
 }
 
-/** Measures WakeCost (about 1.5 s); undefined when the probe cannot run here. */
+/** machineInfo with the wake cost measured now (about 1.5 s). */
+export async function measureMachine(redisVersion: string): Promise<MachineInfo> {
+  return { ...machineInfo(redisVersion), wakeCost: await measureWakeCost() }
+}
+
+/** Measures WakeCost; undefined when the probe cannot run here. */
 export async function measureWakeCost(): Promise<WakeCost | undefined> {
   try {
     const sleepingUs = await writeCost('sleep')

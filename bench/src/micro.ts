@@ -21,13 +21,7 @@ import type { Redis } from 'ioredis'
 import type { createClient } from 'redis'
 import { buildPackages } from './build.js'
 import { ALGORITHMS } from './contenders.js'
-import {
-  describeMachine,
-  type MachineInfo,
-  machineInfo,
-  measureWakeCost,
-  median,
-} from './machine.js'
+import { describeMachine, measureMachine, median } from './machine.js'
 import { HARNESS_COMMANDS, parseCommandStats, startRedis } from './redis.js'
 import { writeReports } from './report.js'
 import type { MicroResults } from './results.js'
@@ -663,7 +657,7 @@ async function redisBench(url: string): Promise<MicroResults['redis']> {
 async function main(): Promise<void> {
   if (process.env.BENCH_NO_BUILD !== '1') buildPackages(join(here, '..', '..'))
   const redis = await startRedis()
-  const machine: MachineInfo = { ...machineInfo(redis.version), wakeCost: await measureWakeCost() }
+  const machine = await measureMachine(redis.version)
   console.log(`machine: ${describeMachine(machine)}`)
   console.log(
     `memory limiters: ${settings.rounds} round(s) × ${settings.seconds}s, 1 key and ${settings.manyKeys.toLocaleString('en-US')} keys`,

@@ -14,13 +14,7 @@ import { Redis } from 'ioredis'
 import { buildPackages } from './build.js'
 import { allContenders, headersOf } from './contenders.js'
 import { addressPool, exactnessCheck, load, pickLoader, probeHeaders } from './load.js'
-import {
-  describeMachine,
-  type MachineInfo,
-  machineInfo,
-  measureWakeCost,
-  median,
-} from './machine.js'
+import { describeMachine, measureMachine, median } from './machine.js'
 import type {
   ChildMessage,
   Contender,
@@ -227,7 +221,7 @@ async function main(): Promise<void> {
   if (settings.build) buildPackages(repoDir)
   const redis = await startRedis()
   const admin = new Redis(redis.url)
-  const machine: MachineInfo = { ...machineInfo(redis.version), wakeCost: await measureWakeCost() }
+  const machine = await measureMachine(redis.version)
   console.log(`machine: ${describeMachine(machine)}`)
 
   let contenders = allContenders(settings.expressAlgorithms, settings.fastifyAlgorithms)
